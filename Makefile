@@ -1,0 +1,40 @@
+# Two commands: `make serve` and `make test`. Both create or update .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+GRPC_PORT ?= 8001
+HTTP_PORT ?= 8000
+MODEL_REPOSITORY ?= exported_models
+
+.PHONY: install install-test serve test lint protos bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.server: pyproject.toml | $(PY)
+	$(PIP) install -e '.[server]'
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.server
+	$(PIP) install -e '.[server,toolchain,test]'
+	touch $@
+
+install: $(VENV)/.server
+
+install-test: $(VENV)/.test
+
+serve: install
+	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
+
+test: install-test
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/integration
+
+protos: install-test
+	$(PY) protos/generate.py
+
+clean:
+	rm -rf $(VENV)
