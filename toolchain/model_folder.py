@@ -1,0 +1,354 @@
+"""The one writer of model folders (see docs/model-folders.md).
+
+Exporters and the zoo's training and import scripts all call `write_model_folder`, so every
+folder the project produces has the same layout:
+
+    <repository>/<name>/config.pbtxt      Triton text format
+    <repository>/<name>/labels.txt        when labels are given
+    <repository>/<name>/MODEL_CARD.md
+    <repository>/<name>/<version>/model.onnx
+    <repository>/<name>/<extra files>     tokenizer.json, vocabulary.txt, verification.json ...
+
+The folder is assembled in a temporary folder beside the target and renamed into place, so a
+failure never leaves a half-written model behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+
+log = logging.getLogger(__name__)
+
+MAX_IR_VERSION = 10
+MAX_OPSET = 20
+TWO_GB = 2**31 - 1
+DATATYPES = {
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+    "BF16",
+}
+DEFAULT_DYNAMIC_BATCHING = {
+    "max_queue_delay_microseconds": 2000,
+    "preferred_batch_size": [8],
+    "max_queue_size": 256,
+}
+
+
+class ModelFolderError(Exception):
+    """A model folder cannot be written as asked; the message says what to change."""
+
+
+@dataclass
+class TensorSpec:
+    """One input or output in config.pbtxt.
+
+    `datatype` uses protocol names ("UINT8", "FP32", "INT64", "BYTES"). `dims` leave out the
+    batch dimension when the model's max_batch_size > 0; -1 marks a variable dimension.
+    """
+
+    name: str
+    datatype: str
+    dims: list[int]
+    label_filename: str | None = None
+    format: str | None = None  # "NHWC" or "NCHW" for image inputs, None otherwise
+
+    def __post_init__(self) -> None:
+        if self.datatype not in DATATYPES:
+            raise ModelFolderError(
+                f"tensor {self.name!r}: datatype {self.datatype!r} is not one of "
+                f"{sorted(DATATYPES)}"
+            )
+
+
+@dataclass
+class ModelCard:
+    """What MODEL_CARD.md says about a model; `render()` gives the markdown."""
+
+    title: str
+    description: str = ""
+    source: str = ""  # where the architecture and weights come from
+    license: str = ""  # license of the weights
+    training: str = ""  # data and procedure, or "random weights (tests only)"
+    parameters: int | None = None
+    size_bytes: int | None = None
+    opset: int | None = None
+    metrics: dict[str, str] = field(default_factory=dict)  # held-out metrics, name -> value
+    verification: list[dict] = field(default_factory=list)  # rows of checks against PyTorch
+    notes: str = ""
+
+    def render(self) -> str:
+        lines = [f"# {self.title}", ""]
+        if self.description:
+            lines += [self.description, ""]
+        facts = [
+            ("Source", self.source),
+            ("License of the weights", self.license),
+            ("Training", self.training),
+            ("Parameters", f"{self.parameters:,}" if self.parameters is not None else ""),
+            ("Size", _human_size(self.size_bytes) if self.size_bytes is not None else ""),
+            ("ONNX opset", str(self.opset) if self.opset is not None else ""),
+        ]
+        lines += [f"- **{key}**: {value}" for key, value in facts if value]
+        if self.metrics:
+            lines += ["", "## Metrics", "", "| metric | value |", "|---|---|"]
+            lines += [f"| {name} | {value} |" for name, value in self.metrics.items()]
+        if self.verification:
+            lines += ["", "## Verification against PyTorch", ""]
+            lines += _markdown_table(self.verification)
+        if self.notes:
+            lines += ["", "## Notes", "", self.notes]
+        return "\n".join(lines) + "\n"
+
+
+def onnx_facts(model: onnx.ModelProto) -> dict[str, int]:
+    """Parameter count (initializer elements), serialized size in bytes and default opset."""
+    parameters = 0
+    for tensor in model.graph.initializer:
+        count = 1
+        for dim in tensor.dims:
+            count *= dim
+        parameters += count
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    return {"parameters": parameters, "size_bytes": model.ByteSize(), "opset": opset}
+
+
+def write_model_folder(
+    repository: Path,
+    name: str,
+    model: onnx.ModelProto | Path,
+    *,
+    inputs: list[TensorSpec],
+    outputs: list[TensorSpec],
+    max_batch_size: int,
+    parameters: dict[str, str],
+    labels: list[str] | None = None,
+    files: dict[str, bytes | str | Path] | None = None,
+    card: ModelCard | str = "",
+    version: int = 1,
+    dynamic_batching: dict | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a complete model folder `repository/name` and return its path.
+
+    `model` is an ONNX model or the path of an .onnx file; it is saved with IR version <= 10
+    as one file (external data only beyond 2 GB). `labels` become labels.txt; `files` maps
+    file names (relative to the folder) to contents or source paths. `dynamic_batching`
+    overrides keys of the default batcher (written when max_batch_size > 0, or when given).
+    An existing folder is an error unless `overwrite`.
+    """
+    repository = Path(repository)
+    target = repository / name
+    if target.exists() and not overwrite:
+        raise ModelFolderError(
+            f"{target} already exists; choose another --name or --out, or remove it first"
+        )
+    proto = _load(model)
+    _check_graph(proto, inputs, outputs)
+    config = config_text(
+        name,
+        inputs,
+        outputs,
+        max_batch_size,
+        parameters,
+        _batching(max_batch_size, dynamic_batching),
+    )
+    repository.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=repository))
+    try:
+        (staging / "config.pbtxt").write_text(config)
+        if labels is not None:
+            (staging / "labels.txt").write_text("".join(f"{label}\n" for label in labels))
+        for relative, content in (files or {}).items():
+            _write_file(staging / relative, content)
+        card_text = card.render() if isinstance(card, ModelCard) else card
+        (staging / "MODEL_CARD.md").write_text(card_text or f"# {name}\n")
+        save_onnx(proto, staging / str(version) / "model.onnx")
+        _move_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("wrote model folder %s", target)
+    return target
+
+
+def save_onnx(model: onnx.ModelProto, path: Path) -> Path:
+    """Save with IR version capped at 10; one file unless the model is over 2 GB."""
+    model.ir_version = min(model.ir_version, MAX_IR_VERSION)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    large = model.ByteSize() > TWO_GB
+    onnx.save_model(
+        model,
+        str(path),
+        save_as_external_data=large,
+        all_tensors_to_one_file=True,
+        location=f"{path.name}.data" if large else None,
+    )
+    return path
+
+
+def config_text(
+    name: str,
+    inputs: list[TensorSpec],
+    outputs: list[TensorSpec],
+    max_batch_size: int,
+    parameters: dict[str, str],
+    dynamic_batching: dict | None = None,
+) -> str:
+    """config.pbtxt in protobuf text format (schema: protos/model_config.proto)."""
+    lines = [
+        f"name: {_quote(name)}",
+        'platform: "onnxruntime_onnx"',
+        'backend: "onnxruntime"',
+        f"max_batch_size: {max_batch_size}",
+    ]
+    lines += _tensor_block("input", inputs)
+    lines += _tensor_block("output", outputs)
+    if dynamic_batching:
+        lines += _batching_block(dynamic_batching)
+    for key, value in parameters.items():
+        if not isinstance(value, str):
+            raise ModelFolderError(f"parameter {key!r} must be a string, got {value!r}")
+        lines.append(
+            f"parameters {{ key: {_quote(key)} value {{ string_value: {_quote(value)} }} }}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _batching(max_batch_size: int, overrides: dict | None) -> dict | None:
+    if overrides is None and max_batch_size <= 0:
+        return None
+    batching = dict(DEFAULT_DYNAMIC_BATCHING)
+    if max_batch_size > 0:
+        batching["preferred_batch_size"] = [min(8, max_batch_size)]
+    else:
+        batching.pop("preferred_batch_size")
+    batching.update(overrides or {})
+    return batching
+
+
+def _tensor_block(kind: str, tensors: list[TensorSpec]) -> list[str]:
+    lines = [f"{kind} ["]
+    for index, tensor in enumerate(tensors):
+        lines += ["  {", f"    name: {_quote(tensor.name)}"]
+        type_name = "TYPE_STRING" if tensor.datatype == "BYTES" else f"TYPE_{tensor.datatype}"
+        lines.append(f"    data_type: {type_name}")
+        if tensor.format:
+            lines.append(f"    format: FORMAT_{tensor.format}")
+        lines.append(f"    dims: [ {', '.join(str(int(d)) for d in tensor.dims)} ]")
+        if tensor.label_filename:
+            lines.append(f"    label_filename: {_quote(tensor.label_filename)}")
+        lines.append("  }," if index < len(tensors) - 1 else "  }")
+    lines.append("]")
+    return lines
+
+
+def _batching_block(batching: dict) -> list[str]:
+    lines = ["dynamic_batching {"]
+    if "max_queue_delay_microseconds" in batching:
+        lines.append(
+            f"  max_queue_delay_microseconds: {int(batching['max_queue_delay_microseconds'])}"
+        )
+    if batching.get("preferred_batch_size"):
+        sizes = ", ".join(str(int(s)) for s in batching["preferred_batch_size"])
+        lines.append(f"  preferred_batch_size: [ {sizes} ]")
+    if "max_queue_size" in batching:
+        lines.append(
+            f"  default_queue_policy {{ max_queue_size: {int(batching['max_queue_size'])} }}"
+        )
+    lines.append("}")
+    return lines
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _load(model: onnx.ModelProto | Path) -> onnx.ModelProto:
+    if isinstance(model, onnx.ModelProto):
+        return model
+    path = Path(model)
+    if not path.is_file():
+        raise ModelFolderError(f"ONNX file {path} does not exist")
+    return onnx.load_model(str(path))
+
+
+def _check_graph(
+    model: onnx.ModelProto, inputs: list[TensorSpec], outputs: list[TensorSpec]
+) -> None:
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    graph_inputs = {v.name for v in model.graph.input if v.name not in initializers}
+    graph_outputs = {v.name for v in model.graph.output}
+    missing_in = [t.name for t in inputs if t.name not in graph_inputs]
+    missing_out = [t.name for t in outputs if t.name not in graph_outputs]
+    if missing_in or missing_out:
+        raise ModelFolderError(
+            f"config names tensors the graph lacks: inputs {missing_in}, outputs {missing_out}; "
+            f"the graph has inputs {sorted(graph_inputs)} and outputs {sorted(graph_outputs)}"
+        )
+    opset = onnx_facts(model)["opset"]
+    if opset > MAX_OPSET:
+        raise ModelFolderError(
+            f"the graph uses opset {opset}; onnxruntime 1.31 needs <= {MAX_OPSET}: export again "
+            f"with a lower opset"
+        )
+
+
+def _write_file(path: Path, content: bytes | str | Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        shutil.copyfile(content, path)
+
+
+def _move_into_place(staging: Path, target: Path) -> None:
+    staging.chmod(0o755)
+    if not target.exists():
+        staging.rename(target)
+        return
+    retired = target.with_name(f".{target.name}.old")
+    shutil.rmtree(retired, ignore_errors=True)
+    target.rename(retired)
+    staging.rename(target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _markdown_table(rows: list[dict]) -> list[str]:
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |")
+    return lines
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
+        size /= 1000
+    return f"{size} B"
