@@ -1,0 +1,87 @@
+"""Audio decoding: WAV (8/16/24/32-bit PCM, float) and FLAC with soundfile, to mono float32."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+
+from ..errors import InvalidInput
+
+SUPPORTED_FORMATS = ("WAV", "WAVEX", "FLAC")
+
+
+@dataclass(frozen=True)
+class AudioLimits:
+    """What an uploaded recording may be."""
+
+    max_seconds: float = 300.0
+
+
+def _reason(exc: Exception) -> str:
+    """libsndfile's own words, without the file object's repr."""
+    return getattr(exc, "error_string", None) or str(exc)
+
+
+def _info(data: bytes) -> soundfile._SoundFileInfo:
+    if not data:
+        raise InvalidInput("the audio is empty; send the bytes of a WAV or FLAC file")
+    try:
+        return soundfile.info(io.BytesIO(data))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        raise InvalidInput(
+            "the audio could not be read as WAV or FLAC (unsupported format, or corrupt): "
+            f"{_reason(exc)}"
+        ) from exc
+
+
+def _read(data: bytes) -> tuple[np.ndarray, int]:
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise InvalidInput(
+            f"the audio could not be decoded (corrupt or truncated): {_reason(exc)}"
+        ) from exc
+    return samples, rate
+
+
+def resample(audio: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Band-limited resampling of a 1-D signal (by the discrete Fourier transform)."""
+    if rate == target_rate or audio.size == 0:
+        return audio.astype(np.float32, copy=False)
+    count = max(1, round(audio.size * target_rate / rate))
+    spectrum = np.fft.rfft(audio.astype(np.float64))
+    bins = count // 2 + 1
+    if bins <= spectrum.size:
+        spectrum = spectrum[:bins]
+    else:
+        spectrum = np.concatenate([spectrum, np.zeros(bins - spectrum.size, spectrum.dtype)])
+    return (np.fft.irfft(spectrum, count) * (count / audio.size)).astype(np.float32)
+
+
+def decode_audio(data: bytes, target_rate: int, limits: AudioLimits = AudioLimits()) -> np.ndarray:
+    """Bytes of a WAV or FLAC file -> mono float32 samples in [-1, 1] at `target_rate` Hz.
+
+    Stereo (or more channels) is averaged to mono. Raises InvalidInput for empty, unsupported,
+    corrupt, silent-length or too long recordings.
+    """
+    info = _info(data)
+    if info.format not in SUPPORTED_FORMATS:
+        raise InvalidInput(f"unsupported audio format {info.format}; send WAV or FLAC")
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise InvalidInput("the audio has no samples; send a recording at least a moment long")
+    seconds = info.frames / info.samplerate
+    if seconds > limits.max_seconds:
+        raise InvalidInput(
+            f"the recording lasts {seconds:.1f} s; the limit is {limits.max_seconds:.0f} s: "
+            "send a shorter one"
+        )
+    samples, rate = _read(data)
+    if samples.size == 0:
+        raise InvalidInput("the audio has no samples; send a recording at least a moment long")
+    if not np.isfinite(samples).all():
+        raise InvalidInput("the audio holds NaN or infinite samples; send a valid recording")
+    mono = samples.mean(axis=1)
+    return resample(mono, rate, target_rate)

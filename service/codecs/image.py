@@ -1,0 +1,99 @@
+"""Image decoding: JPEG, PNG, WebP and BMP with Pillow, checked against decompression bombs."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import InvalidInput
+
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What an uploaded image may be."""
+
+    max_pixels: int = 40_000_000  # width * height, checked from the header before decoding
+    max_side: int = 16_384
+
+
+def _open(data: bytes) -> Image.Image:
+    if not data:
+        raise InvalidInput("the image is empty; send the bytes of a JPEG, PNG, WebP or BMP file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidInput(f"the image is too large to decode safely ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise InvalidInput(
+            f"unsupported image format{_format_hint(data)}; send JPEG, PNG, WebP or BMP"
+        ) from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InvalidInput(f"the image header could not be read: {exc}") from exc
+
+
+def _format_hint(data: bytes) -> str:
+    """' (GIF)' when Pillow knows the format we refuse, else ''."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return f" ({image.format})"
+    except Exception:  # noqa: BLE001 - only a hint for the message
+        return ""
+
+
+def _check_size(image: Image.Image, limits: ImageLimits) -> None:
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise InvalidInput(f"the image header gives an empty size {width}x{height}")
+    if width * height > limits.max_pixels or max(width, height) > limits.max_side:
+        raise InvalidInput(
+            f"the image is {width}x{height} pixels; the limit is {limits.max_pixels:,} pixels "
+            f"and {limits.max_side} per side: send a smaller image"
+        )
+
+
+def _to_mode(image: Image.Image, channels: int) -> Image.Image:
+    """RGB (channels 3) or L (channels 1); transparency composited over white."""
+    if image.mode in ("P", "PA") or (image.mode in ("L", "RGB") and "transparency" in image.info):
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        scaled = np.asarray(image, dtype=np.float64) / 257.0
+        image = Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8), "L")
+    return image.convert("L" if channels == 1 else "RGB")
+
+
+def decode_image(
+    data: bytes, limits: ImageLimits = ImageLimits(), channels: int = 3
+) -> Image.Image:
+    """Bytes -> a decoded Pillow image in mode RGB (or L when channels is 1), EXIF-upright.
+
+    Raises InvalidInput for empty, unsupported, oversized, corrupt or truncated images.
+    """
+    image = _open(data)
+    _check_size(image, limits)
+    try:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InvalidInput(
+            f"the {image.format} image could not be decoded (corrupt or truncated): {exc}"
+        ) from exc
+    return _to_mode(image, channels)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """A 2-D uint8 array (or an HxWx3 one) -> PNG bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG")
+    return buffer.getvalue()
