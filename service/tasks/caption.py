@@ -1,0 +1,39 @@
+"""Captioning: an image -> text, by an encoder (the task model) and a decoder component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core import InferenceCore
+from ..repository import LoadedModel
+from .decoding import ComponentDecoder, beam_search, decoder_of
+from .imaging import prepare_image
+from .limits import TaskLimits
+from .models import infer_one, int_parameter, output_name, parameter
+from .text import Vocabulary, tokenizer_of
+
+
+@dataclass(frozen=True)
+class CaptionResult:
+    caption: str
+    log_probability: float
+
+
+async def caption(core: InferenceCore, model: LoadedModel, image: bytes, max_tokens: int,
+                  beam_width: int, limits: TaskLimits) -> CaptionResult:
+    array, _ = prepare_image(image, model, limits.image)
+    features_name = output_name(model, "features")
+    encoded = await infer_one(core, model, {"image": array}, [features_name])
+    decoder, kind = decoder_of(core, model)
+    runner = ComponentDecoder(core, decoder, kind, encoded[features_name])
+    vocabulary = Vocabulary(model)
+    max_tokens = min(max_tokens or int_parameter(model, "max_tokens", 20),
+                     limits.max_caption_tokens)
+    best = await beam_search(runner.step, [vocabulary.bos_id], vocabulary.eos_id, max_tokens,
+                             max(1, min(beam_width, limits.max_beam_width)))
+    generated = list(best.tokens[1:])
+    if parameter(model, "tokenizer"):
+        text = tokenizer_of(model).decode(generated, skip_special_tokens=True)
+    else:
+        text = vocabulary.decode(generated)
+    return CaptionResult(text.strip(), best.log_probability)

@@ -1,0 +1,112 @@
+"""Finding the model for a task, reading its metadata, and running it one item at a time."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from ..core import InferenceCore
+from ..errors import InvalidInput, ModelNotFound
+from ..repository import LoadedModel
+
+TASKS = ("classification", "detection", "segmentation", "captioning", "vqa", "speech")
+
+
+def task_of(model: LoadedModel) -> str:
+    return model.parameters.get("task", "")
+
+
+def is_default(model: LoadedModel) -> bool:
+    return model.parameters.get("default", "").lower() == "true"
+
+
+def default_model(models: list[LoadedModel], task: str) -> LoadedModel | None:
+    """The model marked `default: "true"` for the task, else the first by name, else None."""
+    candidates = sorted((m for m in models if task_of(m) == task), key=lambda m: m.name)
+    marked = [m for m in candidates if is_default(m)]
+    return (marked or candidates or [None])[0]
+
+
+def resolve_model(core: InferenceCore, task: str, name: str = "", version: str = "") -> LoadedModel:
+    """The named model (checked to serve `task`), or the task's default model."""
+    if name:
+        model = core.model(name, version)
+        if task_of(model) != task:
+            served = task_of(model) or "no task"
+            raise InvalidInput(
+                f"model '{name}' serves {served}, not {task}; call ListModels to see which "
+                f"models serve {task}"
+            )
+        return model
+    model = default_model(core.models(), task)
+    if model is None:
+        raise ModelNotFound(f"no ready model serves the task {task}; add one to the repository")
+    return model
+
+
+def parameter(model: LoadedModel, key: str, default: str = "") -> str:
+    return model.parameters.get(key, default).strip() or default
+
+
+def int_parameter(model: LoadedModel, key: str, default: int) -> int:
+    return int(parameter(model, key, str(default)))
+
+
+def model_file(model: LoadedModel, key: str, default: str) -> Path:
+    """A file beside the config named by parameter `key` (or `default`)."""
+    return Path(model.directory) / parameter(model, key, default)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_lines(path: Path, mtime: float) -> tuple[str, ...]:
+    del mtime  # part of the cache key: an edited file is read again
+    return tuple(line.rstrip("\r\n") for line in path.read_text(encoding="utf-8").splitlines())
+
+
+def read_lines(path: Path) -> tuple[str, ...]:
+    """A text file's lines (cached until the file changes); () when it does not exist."""
+    if not path.exists():
+        return ()
+    return _read_lines(path, path.stat().st_mtime)
+
+
+def labels_of(model: LoadedModel, output: str) -> tuple[str, ...]:
+    """Class names of an output: its `label_filename`, else labels.txt beside the config."""
+    filename = next((o.label_filename for o in model.config.output if o.name == output), "")
+    return read_lines(Path(model.directory) / (filename or "labels.txt"))
+
+
+def label(labels: tuple[str, ...], index: int) -> str:
+    return labels[index] if 0 <= index < len(labels) else str(index)
+
+
+def input_dims(model: LoadedModel, name: str) -> tuple[int, ...]:
+    """Dims of an input without the batch dimension (as config.pbtxt states them)."""
+    for tensor in model.config.input:
+        if tensor.name == name:
+            return tuple(tensor.dims)
+    raise InvalidInput(f"model '{model.name}' has no input '{name}', which its task needs")
+
+
+def first_input(model: LoadedModel, preferred: str) -> str:
+    names = [t.name for t in model.config.input]
+    return preferred if preferred in names else names[0]
+
+
+def output_name(model: LoadedModel, preferred: str) -> str:
+    names = [t.name for t in model.config.output]
+    return preferred if preferred in names else names[0]
+
+
+async def infer_one(core: InferenceCore, model: LoadedModel, inputs: dict[str, np.ndarray],
+                    outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Run one item: adds the batch dimension when the model has one, and removes it again."""
+    batched = model.config.max_batch_size > 0
+    if batched:
+        inputs = {name: array[np.newaxis] for name, array in inputs.items()}
+    result = await core.infer(model.name, inputs, version=model.version, outputs=outputs)
+    if batched:
+        result = {name: array[0] for name, array in result.items()}
+    return result

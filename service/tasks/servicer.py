@@ -1,0 +1,214 @@
+"""The task API's gRPC servicer: convert the request, call the task handler, convert the result.
+
+Errors are mapped to status codes here, in one place: a `StriateError` becomes its code and
+message; anything else becomes INTERNAL with a generic message and a logged traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+
+from clients.protocol import striate_tasks_pb2 as pb
+from clients.protocol import striate_tasks_pb2_grpc as pb_grpc
+
+from ..core import InferenceCore
+from ..errors import StriateError
+from ..repository import LoadedModel
+from .caption import caption
+from .classify import ClassScore, classify
+from .detect import detect
+from .limits import TaskLimits
+from .models import TASKS, default_model, parameter, resolve_model, task_of
+from .segment import segment
+from .speech import transcribe
+from .vqa import answer_question
+
+log = logging.getLogger(__name__)
+
+STREAM_WINDOW = 64  # requests of one stream in flight at once
+
+
+def _model_ref(model: LoadedModel) -> pb.ModelRef:
+    return pb.ModelRef(name=model.name, version=str(model.version))
+
+
+def _classes(scores: list[ClassScore]) -> list[pb.ClassScore]:
+    return [pb.ClassScore(index=s.index, label=s.label, score=s.score) for s in scores]
+
+
+def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """The status code and message a client gets for an exception."""
+    if isinstance(exc, StriateError):
+        return exc.code, exc.message
+    log.exception("task request failed", exc_info=exc)
+    return grpc.StatusCode.INTERNAL, "internal error while serving the request; see the server log"
+
+
+class TaskServicer(pb_grpc.TaskServiceServicer):
+    """Implements striate.tasks.v1.TaskService over the shared InferenceCore."""
+
+    def __init__(self, core: InferenceCore, limits: TaskLimits | None = None) -> None:
+        self.core = core
+        self.limits = limits or TaskLimits()
+
+    # --- one function per task, transport-free results converted to messages ---
+
+    async def _classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
+        model = resolve_model(self.core, "classification", request.model, request.version)
+        scores = await classify(self.core, model, request.image, request.top_k or 5, self.limits)
+        return pb.ClassifyResponse(model=_model_ref(model), classes=_classes(scores))
+
+    async def _detect(self, request: pb.DetectRequest) -> pb.DetectResponse:
+        model = resolve_model(self.core, "detection", request.model, request.version)
+        threshold = request.score_threshold if request.HasField("score_threshold") else None
+        result = await detect(self.core, model, request.image, threshold,
+                              request.max_detections, self.limits)
+        detections = [
+            pb.Detection(box=pb.Box(x1=d.box[0], y1=d.box[1], x2=d.box[2], y2=d.box[3]),
+                         index=d.index, label=d.label, score=d.score)
+            for d in result.detections
+        ]
+        return pb.DetectResponse(model=_model_ref(model), detections=detections,
+                                 width=result.width, height=result.height)
+
+    async def _segment(self, request: pb.SegmentRequest) -> pb.SegmentResponse:
+        model = resolve_model(self.core, "segmentation", request.model, request.version)
+        result = await segment(self.core, model, request.image, self.limits)
+        shares = [pb.ClassShare(index=s.index, label=s.label, pixel_fraction=s.pixel_fraction)
+                  for s in result.shares]
+        return pb.SegmentResponse(model=_model_ref(model), class_map_png=result.class_map_png,
+                                  class_names=result.class_names, shares=shares,
+                                  width=result.width, height=result.height)
+
+    async def _caption(self, request: pb.CaptionRequest) -> pb.CaptionResponse:
+        model = resolve_model(self.core, "captioning", request.model, request.version)
+        result = await caption(self.core, model, request.image, request.max_tokens,
+                               request.beam_width, self.limits)
+        return pb.CaptionResponse(model=_model_ref(model), caption=result.caption,
+                                  log_probability=result.log_probability)
+
+    async def _answer(self, request: pb.AnswerQuestionRequest) -> pb.AnswerQuestionResponse:
+        model = resolve_model(self.core, "vqa", request.model, request.version)
+        scores = await answer_question(self.core, model, request.image, request.question,
+                                       request.top_k or 3, self.limits)
+        answers = [pb.Answer(text=s.label, score=s.score) for s in scores]
+        return pb.AnswerQuestionResponse(model=_model_ref(model), answers=answers)
+
+    async def _transcribe(self, request: pb.TranscribeRequest) -> pb.TranscribeResponse:
+        model = resolve_model(self.core, "speech", request.model, request.version)
+        result = await transcribe(self.core, model, request.audio, self.limits)
+        segments = [pb.TranscriptSegment(start_s=s.start_s, end_s=s.end_s, text=s.text)
+                    for s in result.segments]
+        return pb.TranscribeResponse(model=_model_ref(model), text=result.text,
+                                     segments=segments, duration_s=result.duration_s)
+
+    def _list(self) -> pb.ListModelsResponse:
+        models = self.core.models()
+        response = pb.ListModelsResponse()
+        for task in TASKS:
+            serving = sorted(m.name for m in models if task_of(m) == task)
+            if serving:
+                default = default_model(models, task)
+                response.tasks.add(task=task, default_model=default.name, models=serving)
+        defaults = {summary.task: summary.default_model for summary in response.tasks}
+        for model in sorted(models, key=lambda m: m.name):
+            response.models.add(name=model.name, version=str(model.version),
+                                task=task_of(model), description=parameter(model, "description"),
+                                is_default=defaults.get(task_of(model)) == model.name)
+        return response
+
+    # --- RPCs ---
+
+    async def _unary(self, work: Callable[[], Awaitable], context: grpc.aio.ServicerContext):
+        try:
+            return await work()
+        except Exception as exc:  # noqa: BLE001 - mapped to a status in one place
+            code, message = status_of(exc)
+            await context.abort(code, message)
+
+    async def Classify(self, request, context):  # noqa: N802 - gRPC method names
+        return await self._unary(lambda: self._classify(request), context)
+
+    async def Detect(self, request, context):  # noqa: N802
+        return await self._unary(lambda: self._detect(request), context)
+
+    async def Segment(self, request, context):  # noqa: N802
+        return await self._unary(lambda: self._segment(request), context)
+
+    async def Caption(self, request, context):  # noqa: N802
+        return await self._unary(lambda: self._caption(request), context)
+
+    async def AnswerQuestion(self, request, context):  # noqa: N802
+        return await self._unary(lambda: self._answer(request), context)
+
+    async def Transcribe(self, request, context):  # noqa: N802
+        return await self._unary(lambda: self._transcribe(request), context)
+
+    async def ListModels(self, request, context):  # noqa: N802
+        async def work():
+            return self._list()
+        return await self._unary(work, context)
+
+    async def _stream_one(self, request: pb.TaskRequest) -> pb.TaskResponse:
+        handlers = {
+            "classify": self._classify, "detect": self._detect, "segment": self._segment,
+            "caption": self._caption, "answer_question": self._answer,
+            "transcribe": self._transcribe,
+        }
+        kind = request.WhichOneof("request")
+        if kind is None:
+            return pb.TaskResponse(id=request.id, error=pb.TaskError(
+                code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                message="the stream request carries no task; set one of classify, detect, "
+                "segment, caption, answer_question, transcribe"))
+        try:
+            result = await handlers[kind](getattr(request, kind))
+        except Exception as exc:  # noqa: BLE001 - one failed item must not end the stream
+            code, message = status_of(exc)
+            return pb.TaskResponse(id=request.id,
+                                   error=pb.TaskError(code=code.value[0], message=message))
+        return pb.TaskResponse(id=request.id, **{kind: result})
+
+    async def Stream(self, request_iterator: AsyncIterator[pb.TaskRequest],  # noqa: N802
+                     context) -> AsyncIterator[pb.TaskResponse]:
+        """Serves requests as they arrive, up to STREAM_WINDOW at once; answers as they finish."""
+        done: asyncio.Queue[pb.TaskResponse | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(STREAM_WINDOW)
+
+        async def serve(request: pb.TaskRequest) -> None:
+            try:
+                await done.put(await self._stream_one(request))
+            finally:
+                slots.release()
+
+        async def read() -> None:
+            running: set[asyncio.Task] = set()
+            try:
+                async for request in request_iterator:
+                    await slots.acquire()
+                    task = asyncio.create_task(serve(request))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if running:
+                    await asyncio.gather(*running)
+            finally:
+                for task in running:
+                    task.cancel()
+                await done.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (response := await done.get()) is not None:
+                yield response
+        finally:
+            reader.cancel()
+
+
+def add_task_service(server: grpc.aio.Server, core: InferenceCore) -> list[str]:
+    """Register the task API on the server; returns its full service names (for reflection)."""
+    pb_grpc.add_TaskServiceServicer_to_server(TaskServicer(core), server)
+    return [pb.DESCRIPTOR.services_by_name["TaskService"].full_name]

@@ -1,0 +1,137 @@
+"""Speech recognition: a recording -> text, with timed segments.
+
+Two front ends (`frontend`): `waveform` feeds 16 kHz samples, normalised, to input `audio`;
+`whisper_log_mel` computes 80 log-mel bins per 30 s window for input `input_features`.
+Two decodings (`decoding`): `ctc` reads `logits` [T, V] with labels.txt (segments are words,
+timed by their frames); `seq2seq` runs the `decoder` component (one segment per 30 s window).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..codecs import decode_audio
+from ..core import InferenceCore
+from ..errors import InvalidInput
+from ..repository import LoadedModel
+from .decoding import ComponentDecoder, beam_search, decoder_of
+from .limits import TaskLimits
+from .models import infer_one, int_parameter, labels_of, output_name, parameter
+from .text import tokenizer_of
+
+WHISPER_RATE = 16_000
+WHISPER_WINDOW_S = 30
+WORD_DELIMITERS = ("|", " ", "▁")
+
+
+@dataclass(frozen=True)
+class Segment:
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True)
+class TranscribeResult:
+    text: str
+    segments: list[Segment]
+    duration_s: float
+
+
+def ctc_collapse(frame_ids: np.ndarray, blank_id: int) -> list[tuple[int, int]]:
+    """Best-path CTC: (token id, first frame) of each token after merging repeats, no blanks."""
+    tokens, previous = [], -1
+    for frame, token in enumerate(frame_ids.tolist()):
+        if token != previous and token != blank_id:
+            tokens.append((token, frame))
+        previous = token
+    return tokens
+
+
+def ctc_words(frame_ids: np.ndarray, vocabulary: tuple[str, ...], blank_id: int,
+              seconds_per_frame: float) -> list[Segment]:
+    """CTC frames -> words with start and end times."""
+    words: list[Segment] = []
+    current, start, last = "", 0.0, 0.0
+    for token, frame in ctc_collapse(frame_ids, blank_id):
+        piece = vocabulary[token] if 0 <= token < len(vocabulary) else ""
+        if piece.startswith("<") and piece.endswith(">"):
+            continue
+        time = frame * seconds_per_frame
+        for char in piece:
+            if char in WORD_DELIMITERS:
+                if current:
+                    words.append(Segment(start, last, current))
+                current = ""
+            else:
+                if not current:
+                    start = time
+                current += char
+        last = time + seconds_per_frame
+    if current:
+        words.append(Segment(start, last, current))
+    return words
+
+
+async def _transcribe_ctc(core: InferenceCore, model: LoadedModel,
+                          audio: np.ndarray, rate: int) -> tuple[str, list[Segment]]:
+    output = output_name(model, "logits")
+    normalised = (audio - audio.mean()) / (audio.std() + 1e-7)
+    result = await infer_one(core, model, {"audio": normalised.astype(np.float32)}, [output])
+    logits = np.asarray(result[output])
+    logits = logits.reshape(-1, logits.shape[-1])
+    seconds_per_frame = audio.size / rate / max(1, logits.shape[0])
+    words = ctc_words(logits.argmax(axis=-1), labels_of(model, output),
+                      int(parameter(model, "blank_id", "0")), seconds_per_frame)
+    return " ".join(w.text for w in words), words
+
+
+async def _transcribe_window(core: InferenceCore, model: LoadedModel,
+                             window: np.ndarray) -> str:
+    from .whisper_features import log_mel_spectrogram
+
+    features = log_mel_spectrogram(window).astype(np.float32)
+    encoded = await infer_one(core, model, {"input_features": features})
+    hidden = encoded[output_name(model, "features")]
+    decoder, kind = decoder_of(core, model)
+    runner = ComponentDecoder(core, decoder, kind, hidden)
+    start = [int(t) for t in parameter(model, "bos_token_ids").split(",") if t.strip()]
+    if not start:
+        raise InvalidInput(f"model '{model.name}' sets no bos_token_ids to start decoding")
+    eos = int(parameter(model, "eos_token_id", "-1"))
+    best = await beam_search(runner.step, start, eos, int_parameter(model, "max_tokens", 128))
+    return tokenizer_of(model).decode(list(best.tokens[len(start):]),
+                                      skip_special_tokens=True).strip()
+
+
+async def _transcribe_seq2seq(core: InferenceCore, model: LoadedModel,
+                              audio: np.ndarray) -> tuple[str, list[Segment]]:
+    window = WHISPER_RATE * WHISPER_WINDOW_S
+    segments = []
+    for offset in range(0, audio.size, window):
+        piece = audio[offset : offset + window]
+        text = await _transcribe_window(core, model, piece)
+        if text:
+            start = offset / WHISPER_RATE
+            segments.append(Segment(start, start + piece.size / WHISPER_RATE, text))
+    return " ".join(s.text for s in segments), segments
+
+
+async def transcribe(core: InferenceCore, model: LoadedModel, audio: bytes,
+                     limits: TaskLimits) -> TranscribeResult:
+    frontend = parameter(model, "frontend", "waveform")
+    decoding = parameter(model, "decoding", "ctc")
+    rate = int(parameter(model, "sample_rate", str(WHISPER_RATE)))
+    samples = decode_audio(audio, rate, limits.audio)
+    duration = samples.size / rate
+    if frontend == "whisper_log_mel" and decoding == "seq2seq":
+        text, segments = await _transcribe_seq2seq(core, model, samples)
+    elif frontend == "waveform" and decoding == "ctc":
+        text, segments = await _transcribe_ctc(core, model, samples, rate)
+    else:
+        raise InvalidInput(f"model '{model.name}' combines frontend '{frontend}' with decoding "
+                           f"'{decoding}', which the server does not run; see "
+                           "docs/model-folders.md")
+    return TranscribeResult(text, segments, duration)
