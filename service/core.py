@@ -1,0 +1,110 @@
+"""The core both APIs share: model lookup, input validation, scheduling, statistics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from .datatypes import datatype_from_config, datatype_of
+from .errors import InvalidInput, ModelNotReady, StriateError
+from .protocol import model_config_pb2 as mc
+from .repository import LoadedModel, ModelRepository
+
+
+class InferenceCore:
+    """Runs inference requests against the repository's models, whichever API they came from."""
+
+    def __init__(self, repository: ModelRepository) -> None:
+        self.repository = repository
+
+    def model(self, model_name: str, version: str = "") -> LoadedModel:
+        """A ready model version (raises ModelNotFound or ModelNotReady)."""
+        return self.repository.get(model_name, version)
+
+    def models(self) -> list[LoadedModel]:
+        """The latest ready version of every ready model."""
+        return self.repository.ready_models()
+
+    async def infer(self, model_name: str, inputs: dict[str, np.ndarray], *, version: str = "",
+                    outputs: list[str] | None = None, timeout_s: float | None = None,
+                    priority: int = 0) -> dict[str, np.ndarray]:
+        """Validate, queue and run one request; returns the requested outputs by name."""
+        start = time.perf_counter_ns()
+        model = self.model(model_name, version)
+        deadline = time.monotonic() + timeout_s if timeout_s else None
+        try:
+            validate_inputs(model, inputs)
+            validate_outputs(model, outputs)
+            try:
+                result = await model.scheduler.submit(inputs, outputs, deadline, priority)
+            except ModelNotReady:
+                # a reload swapped this version out between lookup and submit: use the new one
+                model = self.model(model_name, version)
+                result = await model.scheduler.submit(inputs, outputs, deadline, priority)
+        except StriateError as exc:
+            model.stats.request_done(time.perf_counter_ns() - start, exc.reason)
+            raise
+        except asyncio.CancelledError:
+            model.stats.request_done(time.perf_counter_ns() - start, "cancelled")
+            raise
+        except Exception:
+            model.stats.request_done(time.perf_counter_ns() - start, "internal")
+            raise
+        model.stats.request_done(time.perf_counter_ns() - start)
+        return result
+
+
+def validate_inputs(model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
+    """Check names, datatypes and shapes against the model's config; InvalidInput if wrong."""
+    config = model.config
+    declared = {i.name: i for i in config.input}
+    unknown = set(inputs) - set(declared)
+    if unknown:
+        raise InvalidInput(f"model '{model.name}' has no input {sorted(unknown)}; its inputs "
+                           f"are {sorted(declared)}")
+    missing = [n for n, i in declared.items() if n not in inputs and not i.optional]
+    if missing:
+        raise InvalidInput(f"model '{model.name}' needs input {missing}, which the request "
+                           "does not carry")
+    batch_sizes = set()
+    for name, array in inputs.items():
+        spec = declared[name]
+        expected = datatype_from_config(mc.DataType.Name(spec.data_type))
+        actual = datatype_of(array)
+        if actual != expected:
+            raise InvalidInput(f"input '{name}' of model '{model.name}' must be {expected}, "
+                               f"got {actual}")
+        shape = tuple(array.shape)
+        dims = tuple(spec.dims)
+        if config.max_batch_size > 0:
+            if not shape:
+                raise InvalidInput(f"input '{name}' needs a batch dimension first: shape "
+                                   f"[batch, {', '.join(map(str, dims))}]")
+            batch_sizes.add(shape[0])
+            if not 1 <= shape[0] <= config.max_batch_size:
+                raise InvalidInput(f"input '{name}' has batch size {shape[0]}; model "
+                                   f"'{model.name}' takes 1 to {config.max_batch_size}")
+            shape = shape[1:]
+        if not _shape_matches(shape, dims):
+            shown = ([-1] if config.max_batch_size > 0 else []) + list(dims)
+            raise InvalidInput(f"input '{name}' of model '{model.name}' has shape "
+                               f"{list(array.shape)}, expected {shown} (-1: any size)")
+    if len(batch_sizes) > 1:
+        raise InvalidInput(f"the inputs of one request must share their batch size; got "
+                           f"{sorted(batch_sizes)}")
+
+
+def validate_outputs(model: LoadedModel, outputs: list[str] | None) -> None:
+    if not outputs:
+        return
+    known = {o.name for o in model.config.output}
+    unknown = [n for n in outputs if n not in known]
+    if unknown:
+        raise InvalidInput(f"model '{model.name}' has no output {unknown}; its outputs are "
+                           f"{sorted(known)}")
+
+
+def _shape_matches(shape: tuple[int, ...], dims: tuple[int, ...]) -> bool:
+    return len(shape) == len(dims) and all(d == -1 or d == s for s, d in zip(shape, dims))

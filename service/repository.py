@@ -1,0 +1,219 @@
+"""The model repository: finds model folders, loads their versions, and swaps reloads in.
+
+A model folder is `<name>/config.pbtxt` (optional) and `<name>/<version>/model.onnx`.
+Folders with neither (such as `samples/`) are not models. A model that fails to load keeps
+its reason for RepositoryIndex and the log; the others serve on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import ModelConfig, complete_config, parameters_of, read_config
+from .errors import ModelLoadError, ModelNotFound, ModelNotReady, StriateError
+from .runtime import OnnxRuntime, RuntimeOptions
+from .scheduler import BatchingPolicy, Scheduler
+from .settings import Settings
+from .stats import Metrics, ModelStats
+
+log = logging.getLogger(__name__)
+
+READY, LOADING, UNAVAILABLE = "READY", "LOADING", "UNAVAILABLE"
+
+
+@dataclass
+class LoadedModel:
+    """One ready version of a model: its config, runtime, scheduler and statistics."""
+
+    name: str
+    version: str
+    directory: Path
+    config: ModelConfig
+    runtime: OnnxRuntime
+    scheduler: Scheduler
+    stats: ModelStats
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return parameters_of(self.config)
+
+
+@dataclass
+class ModelEntry:
+    """What the repository knows of one model folder."""
+
+    name: str
+    state: str = UNAVAILABLE
+    reason: str = "not loaded"
+    versions: dict[str, LoadedModel] = field(default_factory=dict)
+    known_versions: list[str] = field(default_factory=list)
+
+
+def is_model_folder(path: Path) -> bool:
+    if not path.is_dir() or path.name.startswith("."):
+        return False
+    return (path / "config.pbtxt").exists() or any(
+        child.is_dir() and child.name.isdigit() for child in path.iterdir()
+    )
+
+
+def _versions_on_disk(directory: Path, filename: str) -> list[int]:
+    return sorted(int(p.name) for p in directory.iterdir()
+                  if p.is_dir() and p.name.isdigit() and (p / filename).exists())
+
+
+def select_versions(config: ModelConfig, available: list[int]) -> list[int]:
+    """The versions the config's version_policy serves (default: the latest one)."""
+    policy = config.version_policy
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "all":
+        return available
+    if choice == "specific":
+        return [v for v in available if v in set(policy.specific.versions)]
+    count = policy.latest.num_versions if choice == "latest" else 1
+    return available[-max(1, count):]
+
+
+class ModelRepository:
+    """All models of one repository folder, and their lifecycle."""
+
+    def __init__(self, settings: Settings, executor: Executor, metrics: Metrics) -> None:
+        self.root = settings.model_repository
+        self.settings = settings
+        self._executor = executor
+        self.metrics = metrics
+        self.entries: dict[str, ModelEntry] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def folder_names(self) -> list[str]:
+        if not self.root.is_dir():
+            raise SystemExit(f"model repository {self.root} is not a folder")
+        return sorted(p.name for p in self.root.iterdir() if is_model_folder(p))
+
+    def get(self, name: str, version: str = "") -> LoadedModel:
+        """A ready model version: the latest served one when `version` is empty."""
+        entry = self.entries.get(name)
+        if entry is None:
+            raise ModelNotFound(f"no model named '{name}'; the repository has "
+                                f"{sorted(self.entries) or 'no models'}")
+        if entry.state != READY or not entry.versions:
+            raise ModelNotReady(f"model '{name}' is {entry.state.lower()}: {entry.reason}")
+        if not version:
+            return entry.versions[max(entry.versions, key=int)]
+        if version not in entry.versions:
+            raise ModelNotFound(f"model '{name}' has no version '{version}' being served; "
+                                f"served versions: {sorted(entry.versions, key=int)}")
+        return entry.versions[version]
+
+    def ready_models(self) -> list[LoadedModel]:
+        return [e.versions[max(e.versions, key=int)] for e in self.entries.values()
+                if e.state == READY and e.versions]
+
+    async def load(self, name: str) -> ModelEntry:
+        """Load (or reload) a model. In-flight requests on the old versions finish first."""
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            entry = self.entries.setdefault(name, ModelEntry(name))
+            previous = dict(entry.versions)
+            if not previous:
+                entry.state, entry.reason = LOADING, "loading"
+            try:
+                fresh = await self._load_versions(name)
+            except StriateError as exc:
+                log.error("model '%s' failed to load: %s", name, exc.message)
+                if not previous:
+                    entry.state, entry.reason = UNAVAILABLE, exc.message
+                raise
+            entry.versions, entry.state, entry.reason = fresh, READY, ""
+            entry.known_versions = sorted(fresh, key=int)
+            log.info("model '%s' ready (versions %s)", name, ", ".join(entry.known_versions))
+            for old in previous.values():
+                await self._retire(old)
+            return entry
+
+    async def unload(self, name: str) -> None:
+        entry = self.entries.get(name)
+        if entry is None:
+            raise ModelNotFound(f"no model named '{name}' is known to the repository")
+        async with self._locks.setdefault(name, asyncio.Lock()):
+            old, entry.versions = entry.versions, {}
+            entry.state, entry.reason = UNAVAILABLE, "unloaded"
+            for model in old.values():
+                await self._retire(model)
+        log.info("model '%s' unloaded", name)
+
+    async def unload_all(self) -> None:
+        for name in list(self.entries):
+            if self.entries[name].versions:
+                await self.unload(name)
+
+    async def _retire(self, model: LoadedModel) -> None:
+        await model.scheduler.stop()
+        model.runtime.unload()
+
+    async def _load_versions(self, name: str) -> dict[str, LoadedModel]:
+        directory = self.root / name
+        if not is_model_folder(directory):
+            raise ModelNotFound(f"the repository {self.root} has no model folder '{name}'")
+        config = read_config(directory)
+        filename = config.default_model_filename or "model.onnx"
+        available = _versions_on_disk(directory, filename)
+        versions = select_versions(config, available)
+        if not versions:
+            raise ModelLoadError(f"model '{name}' has no version folder with {filename} that "
+                                 f"its version policy serves (found versions {available})")
+        loop = asyncio.get_running_loop()
+        loaded: dict[str, LoadedModel] = {}
+        try:
+            for version in versions:
+                path = directory / str(version) / filename
+                runtime = OnnxRuntime(path, self._runtime_options(config))
+                await loop.run_in_executor(self._executor, runtime.load)
+                completed = complete_config(config, runtime.inputs, runtime.outputs)
+                await loop.run_in_executor(self._executor, runtime.warm_up)
+                loaded[str(version)] = self._start(name, str(version), directory, completed,
+                                                   runtime)
+        except BaseException:
+            for model in loaded.values():
+                await self._retire(model)
+            raise
+        return loaded
+
+    def _start(self, name: str, version: str, directory: Path, config: ModelConfig,
+               runtime: OnnxRuntime) -> LoadedModel:
+        stats = ModelStats(name, version, self.metrics)
+        scheduler = Scheduler(f"{name}", runtime.infer, self._policy(config), stats,
+                              self._executor)
+        scheduler.start()
+        return LoadedModel(name, version, directory, config, runtime, scheduler, stats)
+
+    def _policy(self, config: ModelConfig) -> BatchingPolicy:
+        batching = config.dynamic_batching
+        queue_size = batching.default_queue_policy.max_queue_size
+        return BatchingPolicy(
+            max_batch_size=config.max_batch_size,
+            max_queue_delay_s=(batching.max_queue_delay_microseconds / 1e6
+                               if config.HasField("dynamic_batching") else 0.0),
+            preferred_sizes=tuple(batching.preferred_batch_size),
+            max_queue_size=queue_size or self.settings.default_max_queue_size,
+            instances=sum(g.count or 1 for g in config.instance_group) or 1,
+        )
+
+    def _runtime_options(self, config: ModelConfig) -> RuntimeOptions:
+        params = parameters_of(config)
+        accelerators = config.optimization.execution_accelerators
+        cuda_options: dict[str, str] = {}
+        for accelerator in accelerators.gpu_execution_accelerator:
+            cuda_options.update(accelerator.parameters)
+        return RuntimeOptions(
+            device=self.settings.device,
+            intra_op_threads=int(params.get("intra_op_thread_count",
+                                            self.settings.intra_op_threads)),
+            inter_op_threads=int(params.get("inter_op_thread_count", 0)),
+            cuda_options=cuda_options,
+            graph_optimization_level=config.optimization.graph.level,
+            allow_cpu_fallback=params.get("allow_cpu_fallback", "false") == "true",
+        )

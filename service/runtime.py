@@ -1,0 +1,168 @@
+"""ONNX Runtime sessions: one small interface (load, infer, unload, ready), no transport types.
+
+Importable and usable outside the server:
+
+    runtime = OnnxRuntime(Path("m/1/model.onnx"), RuntimeOptions(device="cpu"))
+    runtime.load()
+    outputs = runtime.infer({"image": batch})
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .config import GraphTensor
+from .datatypes import DATATYPE_BY_ONNX, NUMPY_BY_DATATYPE
+from .errors import InvalidInput, ModelLoadError
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """How to run one model: device, threads, provider options, graph optimisation."""
+
+    device: str = "cpu"
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    cuda_options: dict[str, str] = field(default_factory=dict)
+    """CUDA provider options: prefer_nhwc, cudnn_conv_algo_search, enable_cuda_graph,
+    gpu_mem_limit (bytes, bounds the memory arena), device_id, ..."""
+    graph_optimization_level: int = 0
+    """Triton's convention: -1 basic only, 0 all (default), 1 basic and extended."""
+    allow_cpu_fallback: bool = False
+    """On cuda, allow ONNX Runtime to place nodes without a CUDA kernel on the CPU."""
+
+
+def _as_onnx_strings(name: str, array: np.ndarray) -> np.ndarray:
+    """BYTES elements -> str: ONNX string tensors hold UTF-8 text."""
+    try:
+        return np.vectorize(lambda v: v.decode() if isinstance(v, bytes) else str(v),
+                            otypes=[object])(array)
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"input '{name}': ONNX string tensors need UTF-8 text; "
+                           f"an element is not ({exc.reason})") from exc
+
+
+def _graph_tensors(args) -> list[GraphTensor]:
+    tensors = []
+    for arg in args:
+        datatype = DATATYPE_BY_ONNX.get(arg.type)
+        if datatype is None:
+            raise ModelLoadError(f"tensor '{arg.name}' has type {arg.type}, which the "
+                                 "inference protocol cannot carry")
+        dims = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in (arg.shape or []))
+        tensors.append(GraphTensor(arg.name, datatype, dims))
+    return tensors
+
+
+class OnnxRuntime:
+    """One ONNX model in one ONNX Runtime session."""
+
+    def __init__(self, path: Path, options: RuntimeOptions) -> None:
+        self.path = path
+        self.options = options
+        self.session: ort.InferenceSession | None = None
+        self.inputs: list[GraphTensor] = []
+        self.outputs: list[GraphTensor] = []
+
+    @property
+    def ready(self) -> bool:
+        return self.session is not None
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.options.device == "cuda"
+
+    def load(self) -> None:
+        """Create the session; on cuda, fail unless the CUDA provider really runs the model."""
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), self._session_options(), providers=self._providers()
+            )
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # onnxruntime raises several unrelated types
+            raise ModelLoadError(f"ONNX Runtime could not load {self.path}: {exc}") from exc
+        if self.on_cuda and self.session.get_providers()[0] != CUDA:
+            self.session = None
+            raise ModelLoadError(
+                f"{self.path}: CUDA was asked for but ONNX Runtime would run this model on "
+                f"{ort.get_available_providers()}; refusing to fall back to the CPU"
+            )
+        self.inputs = _graph_tensors(self.session.get_inputs())
+        self.outputs = _graph_tensors(self.session.get_outputs())
+        log.info("loaded %s on %s", self.path, self.session.get_providers()[0])
+
+    def _providers(self) -> list:
+        if not self.on_cuda:
+            return [CPU]
+        if CUDA not in ort.get_available_providers():
+            raise ModelLoadError(
+                "--device cuda needs onnxruntime-gpu, but the installed onnxruntime "
+                f"{ort.__version__} offers only {ort.get_available_providers()}; "
+                "install the gpu extra (pip install .[gpu]) or run with --device cpu"
+            )
+        return [(CUDA, dict(self.options.cuda_options)), CPU]
+
+    def _session_options(self) -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.options.intra_op_threads
+        options.inter_op_num_threads = self.options.inter_op_threads
+        options.graph_optimization_level = {
+            -1: ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            1: ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        }.get(self.options.graph_optimization_level, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+        if self.on_cuda and not self.options.allow_cpu_fallback:
+            options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        return options
+
+    def infer(self, inputs: dict[str, np.ndarray],
+              output_names: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Run the model. Thread-safe: ONNX Runtime releases the GIL while it runs."""
+        if self.session is None:
+            raise RuntimeError(f"{self.path} is not loaded")
+        names = output_names or [t.name for t in self.outputs]
+        inputs = {name: _as_onnx_strings(name, a) if a.dtype == object else a
+                  for name, a in inputs.items()}
+        if self.on_cuda:
+            return self._infer_io_binding(inputs, names)
+        return dict(zip(names, self.session.run(names, inputs), strict=True))
+
+    def _infer_io_binding(self, inputs: dict[str, np.ndarray],
+                          names: list[str]) -> dict[str, np.ndarray]:
+        # Each input crosses PCIe once; outputs are allocated by ORT and copied back once.
+        binding = self.session.io_binding()
+        for name, array in inputs.items():
+            binding.bind_cpu_input(name, np.ascontiguousarray(array))
+        for name in names:
+            binding.bind_output(name, "cuda")
+        self.session.run_with_iobinding(binding)
+        return dict(zip(names, binding.copy_outputs_to_cpu(), strict=True))
+
+    def warm_up(self, batch_size: int = 1) -> None:
+        """One execution on zeros, so the first real request doesn't pay for lazy setup."""
+        feed = {}
+        for tensor in self.inputs:
+            dims = [batch_size if i == 0 and d == -1 else (d if d > 0 else 32)
+                    for i, d in enumerate(tensor.dims)]
+            dtype = NUMPY_BY_DATATYPE[tensor.datatype]
+            if tensor.datatype == "BYTES":
+                feed[tensor.name] = np.full(dims, "", dtype=object)
+            else:
+                feed[tensor.name] = np.zeros(dims, dtype=dtype)
+        try:
+            self.infer(feed)
+        except Exception as exc:  # a model may reject arbitrary shapes; that is not fatal
+            log.warning("warm-up of %s skipped: %s", self.path, str(exc).splitlines()[0])
+
+    def unload(self) -> None:
+        self.session = None

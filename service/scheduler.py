@@ -1,0 +1,226 @@
+"""Per-model scheduling: a bounded queue feeding a dynamic batcher, inference off the event loop.
+
+Requests with the same non-batch shapes and dtypes are concatenated along the batch axis
+up to max_batch_size; each caller gets back exactly its own slice. A batch is run as soon as
+it reaches max_batch_size (or a preferred size), or when the oldest request has waited
+max_queue_delay. Requests whose caller went away or whose deadline passed are dropped before
+they run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import Cancelled, DeadlineExceeded, ModelNotReady, QueueFull, StriateError
+from .stats import ModelStats
+
+log = logging.getLogger(__name__)
+
+InferFn = Callable[[dict[str, np.ndarray], list[str] | None], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class BatchingPolicy:
+    max_batch_size: int = 0
+    """0: no batch dimension; every request runs alone."""
+    max_queue_delay_s: float = 0.0
+    preferred_sizes: tuple[int, ...] = ()
+    max_queue_size: int = 1024
+    instances: int = 1
+    """Executions that may run at once."""
+
+
+@dataclass
+class _Request:
+    inputs: dict[str, np.ndarray]
+    outputs: list[str] | None
+    size: int
+    key: tuple
+    deadline: float | None
+    priority: int
+    future: asyncio.Future
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+def _batch_key(inputs: dict[str, np.ndarray], batched: bool) -> tuple:
+    return tuple(sorted((name, a.dtype.str, a.shape[1:] if batched else a.shape)
+                        for name, a in inputs.items()))
+
+
+class Scheduler:
+    """Queue and dynamic batcher of one model version."""
+
+    def __init__(self, name: str, infer: InferFn, policy: BatchingPolicy, stats: ModelStats,
+                 executor: Executor) -> None:
+        self.name = name
+        self._infer = infer
+        self.policy = policy
+        self.stats = stats
+        self._executor = executor
+        self._queue: list[_Request] = []
+        self._wakeup = asyncio.Event()
+        self._workers: list[asyncio.Task] = []
+        self._running = 0
+        self._accepting = False
+
+    @property
+    def batched(self) -> bool:
+        return self.policy.max_batch_size > 0
+
+    def start(self) -> None:
+        self._accepting = True
+        self._workers = [asyncio.create_task(self._work(), name=f"{self.name}-worker-{i}")
+                         for i in range(max(1, self.policy.instances))]
+
+    async def stop(self) -> None:
+        """Stop taking requests, let queued and running ones finish, then end the workers."""
+        self._accepting = False
+        while self._queue or self._running:
+            self._wakeup.set()
+            await asyncio.sleep(0.01)
+        for worker in self._workers:
+            worker.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+
+    async def submit(self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None,
+                     deadline: float | None = None, priority: int = 0) -> dict[str, np.ndarray]:
+        """Queue one request and wait for its outputs. `deadline` is a time.monotonic() value."""
+        if not self._accepting:
+            raise ModelNotReady(f"model '{self.name}' is being unloaded; retry shortly")
+        if len(self._queue) >= self.policy.max_queue_size:
+            raise QueueFull(
+                f"model '{self.name}' has {len(self._queue)} requests queued, its limit; "
+                "retry later or raise dynamic_batching.default_queue_policy.max_queue_size"
+            )
+        size = next(iter(inputs.values())).shape[0] if self.batched and inputs else 1
+        request = _Request(inputs, outputs, size, _batch_key(inputs, self.batched), deadline,
+                           priority, asyncio.get_running_loop().create_future())
+        self._queue.append(request)
+        self.stats.pending(1)
+        self._wakeup.set()
+        try:
+            return await request.future
+        finally:
+            self.stats.pending(-1)
+
+    async def _work(self) -> None:
+        while True:
+            batch = await self._next_batch()
+            if batch:
+                self._running += 1
+                try:
+                    await self._run(batch)
+                finally:
+                    self._running -= 1
+
+    async def _next_batch(self) -> list[_Request]:
+        while not self._queue:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if not self.batched:
+            return self._take([self._queue[0]])
+        first = min(self._queue, key=lambda r: (r.priority, r.enqueued))
+        delay_end = first.enqueued + self.policy.max_queue_delay_s
+        while True:
+            batch = self._fill(first)
+            size = sum(r.size for r in batch)
+            full = size >= self.policy.max_batch_size or size in self.policy.preferred_sizes
+            remaining = delay_end - time.monotonic()
+            if full or remaining <= 0 or not self._accepting:
+                return self._take(batch)
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), remaining)
+            except TimeoutError:
+                pass
+            if first not in self._queue:  # taken by another instance meanwhile
+                return []
+
+    def _fill(self, first: _Request) -> list[_Request]:
+        """The first request and compatible ones, in priority order, up to max_batch_size."""
+        batch, size = [first], first.size
+        for request in sorted(self._queue, key=lambda r: (r.priority, r.enqueued)):
+            if request is first or request.key != first.key:
+                continue
+            if size + request.size > self.policy.max_batch_size:
+                continue
+            batch.append(request)
+            size += request.size
+        return batch
+
+    def _take(self, batch: list[_Request]) -> list[_Request]:
+        taken = set(map(id, batch))
+        self._queue = [r for r in self._queue if id(r) not in taken]
+        now = time.monotonic()
+        live = []
+        for request in batch:
+            self.stats.queued(int((now - request.enqueued) * 1e9))
+            if request.future.done():  # the caller cancelled
+                continue
+            if request.deadline is not None and now > request.deadline:
+                request.future.set_exception(DeadlineExceeded(
+                    f"the request waited {now - request.enqueued:.3f}s in model "
+                    f"'{self.name}''s queue and passed its deadline before it could run"))
+                continue
+            live.append(request)
+        return live
+
+    async def _run(self, batch: list[_Request]) -> None:
+        start = time.perf_counter_ns()
+        if self.batched and len(batch) > 1:
+            inputs = {name: np.concatenate([r.inputs[name] for r in batch])
+                      for name in batch[0].inputs}
+        else:
+            inputs = batch[0].inputs
+        wanted = _union_outputs(batch)
+        prepared = time.perf_counter_ns()
+        loop = asyncio.get_running_loop()
+        try:
+            outputs = await loop.run_in_executor(self._executor, self._infer, inputs, wanted)
+        except StriateError as exc:
+            _fail_all(batch, exc)
+            return
+        except Exception as exc:
+            log.exception("model '%s' failed on a batch of %d", self.name, len(batch))
+            _fail_all(batch, exc)
+            return
+        computed = time.perf_counter_ns()
+        self._deliver(batch, outputs)
+        done = time.perf_counter_ns()
+        size = sum(r.size for r in batch)
+        self.stats.executed(size, len(batch), prepared - start, computed - prepared,
+                            done - computed)
+
+    def _deliver(self, batch: list[_Request], outputs: dict[str, np.ndarray]) -> None:
+        offset = 0
+        for request in batch:
+            names = request.outputs or list(outputs)
+            if self.batched and len(batch) > 1:
+                part = {n: outputs[n][offset:offset + request.size] for n in names}
+            else:
+                part = {n: outputs[n] for n in names}
+            offset += request.size
+            if not request.future.done():
+                request.future.set_result(part)
+
+
+def _union_outputs(batch: list[_Request]) -> list[str] | None:
+    if any(r.outputs is None for r in batch):
+        return None
+    return sorted({name for r in batch for name in r.outputs})
+
+
+def _fail_all(batch: list[_Request], exc: Exception) -> None:
+    for request in batch:
+        if not request.future.done():
+            request.future.set_exception(exc)
+
+
+__all__ = ["BatchingPolicy", "Scheduler", "Cancelled"]

@@ -1,0 +1,151 @@
+"""Server wiring: one grpc.aio server with both APIs, health, reflection; the HTTP side;
+model loading; graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import logging
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from .core import InferenceCore
+from .errors import StriateError
+from .http import HttpServer
+from .protocol import grpc_service_pb2 as pb
+from .protocol import grpc_service_pb2_grpc as pb_grpc
+from .repository import ModelRepository
+from .settings import Settings
+from .stats import Metrics
+from .v2.servicer import InferenceServicer
+
+log = logging.getLogger(__name__)
+
+
+class ServerState:
+    """What the health endpoints report."""
+
+    def __init__(self, explicit: bool) -> None:
+        self.explicit = explicit
+        self.started = False
+        self.stopping = False
+
+    @property
+    def ready(self) -> bool:
+        return self.started and not self.stopping
+
+
+class Server:
+    """The whole server process: build, start, serve until a signal, stop gracefully."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        workers = max(4, (os.cpu_count() or 2) * 2)
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infer")
+        self.repository = ModelRepository(settings, self.executor, self.metrics)
+        self.core = InferenceCore(self.repository)
+        self.state = ServerState(settings.model_control_mode == "explicit")
+        self.health = health.aio.HealthServicer()
+        self.grpc_server = self._build_grpc()
+        self.http = HttpServer(self.metrics, lambda: self.state.ready, self._model_ready)
+        self.service_names: list[str] = []
+        self.grpc_port = 0
+        self.http_port = 0
+
+    def _model_ready(self, name: str) -> bool:
+        try:
+            self.core.model(name)
+        except StriateError:
+            return False
+        return True
+
+    def _build_grpc(self) -> grpc.aio.Server:
+        limit = self.settings.max_message_bytes
+        server = grpc.aio.server(options=[("grpc.max_send_message_length", limit),
+                                          ("grpc.max_receive_message_length", limit)])
+        pb_grpc.add_GRPCInferenceServiceServicer_to_server(
+            InferenceServicer(self.core, self.repository, self.state), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        names = [pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name]
+        names += _add_task_service(server, self.core)
+        self.service_names = names
+        reflection.enable_server_reflection(
+            names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                     reflection.SERVICE_NAME], server)
+        return server
+
+    async def start(self) -> None:
+        address = f"{self.settings.host}:{self.settings.grpc_port}"
+        self.grpc_port = self.grpc_server.add_insecure_port(address)
+        if not self.grpc_port:
+            raise SystemExit(f"cannot bind the gRPC port {address}")
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.grpc_server.start()
+        self.http_port = await self.http.start(self.settings.host, self.settings.http_port)
+        log.info("gRPC on %s, HTTP on %s:%d", self.grpc_port, self.settings.host,
+                 self.http_port)
+        await self._load_models()
+        self.state.started = True
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        self._write_ready_file()
+        log.info("ready: %d model(s) serving", len(self.repository.ready_models()))
+
+    async def _load_models(self) -> None:
+        if self.state.explicit:
+            names = list(self.settings.load_models)
+        else:
+            names = self.repository.folder_names()
+        for name in names:
+            try:
+                await self.repository.load(name)
+            except StriateError:
+                pass  # logged, and kept as the model's reason in RepositoryIndex
+
+    def _write_ready_file(self) -> None:
+        path = self.settings.ready_file
+        if path is None:
+            return
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"grpc_port": self.grpc_port, "http_port": self.http_port,
+                                   "pid": os.getpid()}))
+        tmp.replace(path)
+
+    async def _set_health(self, status) -> None:
+        for name in ["", *self.service_names]:
+            await self.health.set(name, status)
+
+    async def stop(self) -> None:
+        """Refuse new work, let in-flight requests finish, then unload everything."""
+        log.info("shutting down: finishing in-flight requests")
+        self.state.stopping = True
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.grpc_server.stop(self.settings.shutdown_grace_s)
+        await self.http.stop()
+        await self.repository.unload_all()
+        self.executor.shutdown(wait=True)
+        log.info("stopped")
+
+    async def serve_forever(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        await self.stop()
+
+
+def _add_task_service(server: grpc.aio.Server, core: InferenceCore) -> list[str]:
+    """Register the task API when it is present (service/tasks/servicer.py)."""
+    if importlib.util.find_spec(f"{__package__}.tasks.servicer") is None:
+        return []
+    from .tasks.servicer import add_task_service
+
+    return add_task_service(server, core)

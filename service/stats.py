@@ -1,0 +1,108 @@
+"""Per-model statistics: the numbers ModelStatistics returns and /metrics exports."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+@dataclass
+class Duration:
+    count: int = 0
+    ns: int = 0
+
+    def add(self, ns: int, count: int = 1) -> None:
+        self.count += count
+        self.ns += ns
+
+
+class Metrics:
+    """Prometheus metrics of one server, labelled by model and version."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ["model", "version"]
+        self.success = Counter("striate_inference_request_success",
+                               "Successful inference requests", labels, registry=self.registry)
+        self.failure = Counter("striate_inference_request_failure",
+                               "Failed inference requests, by reason", labels + ["reason"],
+                               registry=self.registry)
+        self.inferences = Counter("striate_inference_count",
+                                  "Inferences performed (a batch of n counts n)", labels,
+                                  registry=self.registry)
+        self.executions = Counter("striate_inference_exec_count",
+                                  "Model executions (one per batch run)", labels,
+                                  registry=self.registry)
+        self.request_us = Counter("striate_inference_request_duration_us",
+                                  "Cumulative end-to-end request time, microseconds", labels,
+                                  registry=self.registry)
+        self.queue_us = Counter("striate_inference_queue_duration_us",
+                                "Cumulative time requests waited in the queue, microseconds",
+                                labels, registry=self.registry)
+        self.compute_us = Counter("striate_inference_compute_infer_duration_us",
+                                  "Cumulative model execution time, microseconds", labels,
+                                  registry=self.registry)
+        self.pending = Gauge("striate_inference_pending_request_count",
+                             "Requests waiting in the queue or running", labels,
+                             registry=self.registry)
+
+
+@dataclass
+class ModelStats:
+    """Cumulative statistics of one model version (thread-safe)."""
+
+    name: str
+    version: str
+    metrics: Metrics
+    success: Duration = field(default_factory=Duration)
+    fail: Duration = field(default_factory=Duration)
+    queue: Duration = field(default_factory=Duration)
+    compute_input: Duration = field(default_factory=Duration)
+    compute_infer: Duration = field(default_factory=Duration)
+    compute_output: Duration = field(default_factory=Duration)
+    inference_count: int = 0
+    execution_count: int = 0
+    last_inference_ms: int = 0
+    batches: dict[int, Duration] = field(default_factory=lambda: defaultdict(Duration))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _labels(self, **extra: str):
+        return {"model": self.name, "version": self.version, **extra}
+
+    def request_done(self, ns: int, reason: str | None = None) -> None:
+        """Record one request's outcome: reason None for success."""
+        with self._lock:
+            if reason is None:
+                self.success.add(ns)
+                self.last_inference_ms = int(time.time() * 1000)
+                self.metrics.success.labels(**self._labels()).inc()
+                self.metrics.request_us.labels(**self._labels()).inc(ns / 1000)
+            else:
+                self.fail.add(ns)
+                self.metrics.failure.labels(**self._labels(reason=reason)).inc()
+
+    def queued(self, ns: int) -> None:
+        with self._lock:
+            self.queue.add(ns)
+            self.metrics.queue_us.labels(**self._labels()).inc(ns / 1000)
+
+    def executed(self, batch_size: int, requests: int, input_ns: int, infer_ns: int,
+                 output_ns: int) -> None:
+        """Record one model execution that served `requests` requests, `batch_size` items."""
+        with self._lock:
+            self.execution_count += 1
+            self.inference_count += batch_size
+            self.compute_input.add(input_ns, requests)
+            self.compute_infer.add(infer_ns, requests)
+            self.compute_output.add(output_ns, requests)
+            self.batches[batch_size].add(infer_ns)
+            self.metrics.executions.labels(**self._labels()).inc()
+            self.metrics.inferences.labels(**self._labels()).inc(batch_size)
+            self.metrics.compute_us.labels(**self._labels()).inc(infer_ns / 1000)
+
+    def pending(self, delta: int) -> None:
+        self.metrics.pending.labels(**self._labels()).inc(delta)

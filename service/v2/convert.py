@@ -1,0 +1,109 @@
+"""Conversions between v2 protocol messages and numpy tensors (proto <-> internal types)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..datatypes import NUMPY_BY_DATATYPE, deserialize_bytes, serialize_bytes
+from ..errors import InvalidInput
+from ..protocol import grpc_service_pb2 as pb
+
+DEFAULT_PRIORITY = 1 << 30
+
+# typed-contents field of each datatype (FP16 has none: raw only)
+CONTENTS_FIELD = {
+    "BOOL": "bool_contents", "UINT8": "uint_contents", "UINT16": "uint_contents",
+    "UINT32": "uint_contents", "UINT64": "uint64_contents", "INT8": "int_contents",
+    "INT16": "int_contents", "INT32": "int_contents", "INT64": "int64_contents",
+    "FP32": "fp32_contents", "FP64": "fp64_contents", "BYTES": "bytes_contents",
+}
+
+
+def inputs_from_request(request: pb.ModelInferRequest) -> dict[str, np.ndarray]:
+    """Decode every input tensor of a request, raw or typed; InvalidInput when they don't add up."""
+    raw = request.raw_input_contents
+    if raw and len(raw) != len(request.inputs):
+        raise InvalidInput(f"raw_input_contents has {len(raw)} entries for "
+                           f"{len(request.inputs)} inputs; send one per input, in order")
+    tensors = {}
+    for index, tensor in enumerate(request.inputs):
+        if tensor.name in tensors:
+            raise InvalidInput(f"input '{tensor.name}' appears twice in the request")
+        shape = tuple(tensor.shape)
+        if any(d < 0 for d in shape):
+            raise InvalidInput(f"input '{tensor.name}' has shape {list(shape)}; dimensions "
+                               "must not be negative")
+        datatype = tensor.datatype
+        if datatype not in NUMPY_BY_DATATYPE:
+            raise InvalidInput(f"input '{tensor.name}' has unknown datatype '{datatype}'; use "
+                               f"one of {sorted(NUMPY_BY_DATATYPE)}")
+        if raw:
+            if tensor.HasField("contents"):
+                raise InvalidInput(f"input '{tensor.name}' has typed contents while the "
+                                   "request uses raw_input_contents; use one form")
+            tensors[tensor.name] = _from_raw(tensor.name, datatype, shape, raw[index])
+        else:
+            tensors[tensor.name] = _from_contents(tensor, datatype, shape)
+    return tensors
+
+
+def _from_raw(name: str, datatype: str, shape: tuple[int, ...], data: bytes) -> np.ndarray:
+    count = math.prod(shape)
+    if datatype == "BYTES":
+        items = deserialize_bytes(data, count)
+        if items is None:
+            raise InvalidInput(f"input '{name}': the BYTES data is not {count} elements each "
+                               "framed by a 4-byte little-endian length")
+        return np.array(items, dtype=object).reshape(shape)
+    dtype = NUMPY_BY_DATATYPE[datatype]
+    expected = count * dtype.itemsize
+    if len(data) != expected:
+        raise InvalidInput(f"input '{name}' has {len(data)} bytes of raw data; shape "
+                           f"{list(shape)} of {datatype} needs {expected}")
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def _from_contents(tensor, datatype: str, shape: tuple[int, ...]) -> np.ndarray:
+    field = CONTENTS_FIELD.get(datatype)
+    if field is None:
+        raise InvalidInput(f"input '{tensor.name}' is {datatype}, which has no typed contents; "
+                           "send it in raw_input_contents")
+    values = getattr(tensor.contents, field)
+    count = math.prod(shape)
+    if len(values) != count:
+        raise InvalidInput(f"input '{tensor.name}' has {len(values)} values in {field}; shape "
+                           f"{list(shape)} needs {count}")
+    if datatype == "BYTES":
+        return np.array(list(values), dtype=object).reshape(shape)
+    dtype = NUMPY_BY_DATATYPE[datatype]
+    try:
+        return np.array(values, dtype=dtype).reshape(shape)
+    except OverflowError as exc:
+        raise InvalidInput(f"input '{tensor.name}': a value does not fit {datatype}") from exc
+
+
+def fill_response(response: pb.ModelInferResponse, outputs: dict[str, np.ndarray],
+                  datatypes: dict[str, str]) -> None:
+    """Put every output in raw_output_contents (the only form tritonclient decodes)."""
+    for name, array in outputs.items():
+        datatype = datatypes[name]
+        response.outputs.add(name=name, datatype=datatype, shape=list(array.shape))
+        if datatype == "BYTES":
+            response.raw_output_contents.append(serialize_bytes(array))
+        else:
+            response.raw_output_contents.append(np.ascontiguousarray(array).tobytes())
+
+
+def request_options(request: pb.ModelInferRequest) -> tuple[int, float | None]:
+    """The request's `priority` and `timeout` (microseconds, as Triton) parameters.
+
+    Priority 1 is the most urgent; requests without one queue after every explicit level.
+    """
+    params = request.parameters
+    priority = params["priority"].int64_param if "priority" in params else 0
+    timeout_us = params["timeout"].int64_param if "timeout" in params else 0
+    if priority < 0 or timeout_us < 0:
+        raise InvalidInput("the 'priority' and 'timeout' parameters must not be negative")
+    return priority or DEFAULT_PRIORITY, (timeout_us / 1e6 if timeout_us else None)

@@ -1,0 +1,206 @@
+"""The v2 servicer: each RPC converts the request, calls the core or repository, converts back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from .. import __version__
+from ..config import parameters_of
+from ..core import InferenceCore
+from ..datatypes import datatype_from_config
+from ..errors import InvalidInput, ModelNotFound, StriateError
+from ..protocol import grpc_service_pb2 as pb
+from ..protocol import grpc_service_pb2_grpc as pb_grpc
+from ..protocol import model_config_pb2 as mc
+from ..repository import READY, LoadedModel, ModelRepository
+from ..rpc import handle_errors, status_of
+from .convert import fill_response, inputs_from_request, request_options
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ["classification", "model_repository", "model_configuration", "statistics",
+              "schedule_policy", "binary_tensor_data"]
+STREAM_CONCURRENCY = 64
+
+
+def _datatype(type_enum: int) -> str:
+    return datatype_from_config(mc.DataType.Name(type_enum))
+
+
+def _tensor_metadata(tensors, batched: bool):
+    return [pb.ModelMetadataResponse.TensorMetadata(
+        name=t.name, datatype=_datatype(t.data_type),
+        shape=([-1] if batched else []) + list(t.dims)) for t in tensors]
+
+
+class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
+    """`inference.GRPCInferenceService`, as tritonclient and KServe clients call it."""
+
+    def __init__(self, core: InferenceCore, repository: ModelRepository, state) -> None:
+        self.core = core
+        self.repository = repository
+        self.state = state  # has .ready (startup done, not shutting down) and .explicit
+
+    async def ServerLive(self, request, context):
+        return pb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request, context):
+        return pb.ServerReadyResponse(ready=self.state.ready)
+
+    async def ModelReady(self, request, context):
+        try:
+            self.core.model(request.name, request.version)
+        except StriateError:
+            return pb.ModelReadyResponse(ready=False)
+        return pb.ModelReadyResponse(ready=True)
+
+    async def ServerMetadata(self, request, context):
+        return pb.ServerMetadataResponse(name="striate", version=__version__,
+                                         extensions=EXTENSIONS)
+
+    @handle_errors
+    async def ModelMetadata(self, request, context):
+        model = self.core.model(request.name, request.version)
+        entry = self.repository.entries[model.name]
+        batched = model.config.max_batch_size > 0
+        return pb.ModelMetadataResponse(
+            name=model.name, versions=entry.known_versions, platform=model.config.platform,
+            inputs=_tensor_metadata(model.config.input, batched),
+            outputs=_tensor_metadata(model.config.output, batched))
+
+    @handle_errors
+    async def ModelConfig(self, request, context):
+        model = self.core.model(request.name, request.version)
+        return pb.ModelConfigResponse(config=model.config)
+
+    @handle_errors
+    async def ModelInfer(self, request, context):
+        return await self._infer(request, context.time_remaining())
+
+    async def _infer(self, request: pb.ModelInferRequest, time_left: float | None):
+        model = self.core.model(request.model_name, request.model_version)
+        inputs = inputs_from_request(request)
+        priority, timeout_s = request_options(request)
+        if time_left is not None:
+            timeout_s = min(timeout_s or time_left, time_left)
+        wanted = [o.name for o in request.outputs] or None
+        outputs = await self.core.infer(model.name, inputs, version=model.version,
+                                        outputs=wanted, timeout_s=timeout_s, priority=priority)
+        response = pb.ModelInferResponse(model_name=model.name, model_version=model.version,
+                                         id=request.id)
+        fill_response(response, outputs, _output_datatypes(model))
+        return response
+
+    async def ModelStreamInfer(self, request_iterator, context):
+        """Requests run concurrently; responses come back as they finish, with their ids.
+        A failed request answers with error_message and the stream goes on."""
+        results: asyncio.Queue = asyncio.Queue()
+        limit = asyncio.Semaphore(STREAM_CONCURRENCY)
+
+        async def run_one(request):
+            try:
+                response = await self._infer(request, None)
+                await results.put(pb.ModelStreamInferResponse(infer_response=response))
+            except Exception as exc:  # noqa: BLE001 - reported on the stream
+                _, message = status_of(exc)
+                await results.put(pb.ModelStreamInferResponse(
+                    error_message=message,
+                    infer_response=pb.ModelInferResponse(model_name=request.model_name,
+                                                         id=request.id)))
+            finally:
+                limit.release()
+
+        async def read_all():
+            tasks = []
+            async for request in request_iterator:
+                await limit.acquire()
+                tasks.append(asyncio.create_task(run_one(request)))
+            await asyncio.gather(*tasks)
+            await results.put(None)
+
+        reader = asyncio.create_task(read_all())
+        try:
+            while (item := await results.get()) is not None:
+                yield item
+        finally:
+            reader.cancel()
+
+    @handle_errors
+    async def ModelStatistics(self, request, context):
+        response = pb.ModelStatisticsResponse()
+        if request.name:
+            models = [self.core.model(request.name, request.version)]
+        else:
+            models = [m for e in self.repository.entries.values() for m in e.versions.values()]
+        for model in models:
+            response.model_stats.append(_statistics(model))
+        return response
+
+    @handle_errors
+    async def RepositoryIndex(self, request, context):
+        response = pb.RepositoryIndexResponse()
+        names = set(self.repository.folder_names()) | set(self.repository.entries)
+        for name in sorted(names):
+            entry = self.repository.entries.get(name)
+            if entry is None:
+                if not request.ready:
+                    response.models.add(name=name, state="UNAVAILABLE", reason="not loaded")
+                continue
+            if request.ready and entry.state != READY:
+                continue
+            for version in entry.known_versions or [""]:
+                response.models.add(name=name, version=version, state=entry.state,
+                                    reason=entry.reason)
+        return response
+
+    @handle_errors
+    async def RepositoryModelLoad(self, request, context):
+        self._require_explicit("load")
+        if request.model_name not in self.repository.folder_names():
+            raise ModelNotFound(f"the repository has no model folder '{request.model_name}'")
+        await self.repository.load(request.model_name)
+        return pb.RepositoryModelLoadResponse()
+
+    @handle_errors
+    async def RepositoryModelUnload(self, request, context):
+        self._require_explicit("unload")
+        await self.repository.unload(request.model_name)
+        return pb.RepositoryModelUnloadResponse()
+
+    def _require_explicit(self, action: str) -> None:
+        if not self.state.explicit:
+            raise _Precondition(f"cannot {action} models: the server runs with "
+                                "--model-control-mode none; restart it with "
+                                "--model-control-mode explicit")
+
+
+class _Precondition(InvalidInput):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+def _output_datatypes(model: LoadedModel) -> dict[str, str]:
+    return {o.name: _datatype(o.data_type) for o in model.config.output}
+
+
+def _duration(d) -> pb.StatisticDuration:
+    return pb.StatisticDuration(count=d.count, ns=d.ns)
+
+
+def _statistics(model: LoadedModel) -> pb.ModelStatistics:
+    s = model.stats
+    return pb.ModelStatistics(
+        name=model.name, version=model.version, last_inference=s.last_inference_ms,
+        inference_count=s.inference_count, execution_count=s.execution_count,
+        inference_stats=pb.InferStatistics(
+            success=_duration(s.success), fail=_duration(s.fail), queue=_duration(s.queue),
+            compute_input=_duration(s.compute_input), compute_infer=_duration(s.compute_infer),
+            compute_output=_duration(s.compute_output)),
+        batch_stats=[pb.InferBatchStatistics(batch_size=size,
+                                             compute_infer=_duration(d))
+                     for size, d in sorted(s.batches.items())])
+
+
+__all__ = ["InferenceServicer", "parameters_of"]

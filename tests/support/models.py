@@ -1,0 +1,65 @@
+"""Tiny deterministic ONNX models built in the tests, saved in Triton's layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+from onnx import TensorProto, helper
+
+IR_VERSION = 10  # onnxruntime 1.31 reads IR <= 10 for opset 20 graphs
+OPSET = 17
+
+
+def save(model: onnx.ModelProto, repository: Path, name: str, version: int = 1,
+         config: str | None = None) -> Path:
+    """Write `model` as `<repository>/<name>/<version>/model.onnx` (+ config.pbtxt if given)."""
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    folder = repository / name
+    (folder / str(version)).mkdir(parents=True, exist_ok=True)
+    onnx.save(model, folder / str(version) / "model.onnx")
+    if config is not None:
+        (folder / "config.pbtxt").write_text(config)
+    return folder
+
+
+def graph(nodes, inputs, outputs, initializers=()) -> onnx.ModelProto:
+    return helper.make_model(
+        helper.make_graph(nodes, "test", inputs, outputs, list(initializers)),
+        opset_imports=[helper.make_opsetid("", OPSET)],
+    )
+
+
+def tensor(name: str, elem_type: int, shape: list) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, elem_type, shape)
+
+
+def scale_model(elem_type: int = TensorProto.FLOAT, width: int = 4,
+                factor: float = 2.0) -> onnx.ModelProto:
+    """y = x * factor (cast to x's type), x of shape [batch, width], batch dynamic."""
+    nodes = [
+        helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.DOUBLE),
+        helper.make_node("Mul", ["xf", "factor"], ["yf"]),
+        helper.make_node("Cast", ["yf"], ["y"], to=elem_type),
+    ]
+    factor_init = helper.make_tensor("factor", TensorProto.DOUBLE, [], [factor])
+    return graph(nodes, [tensor("x", elem_type, ["batch", width])],
+                 [tensor("y", elem_type, ["batch", width])], [factor_init])
+
+
+def add_sub_model() -> onnx.ModelProto:
+    """Two FP32 inputs a, b [batch, 16] -> sum = a + b, diff = a - b (the Triton classic)."""
+    nodes = [helper.make_node("Add", ["a", "b"], ["sum"]),
+             helper.make_node("Sub", ["a", "b"], ["diff"])]
+    fp32 = TensorProto.FLOAT
+    shape = ["batch", 16]
+    return graph(nodes, [tensor("a", fp32, shape), tensor("b", fp32, shape)],
+                 [tensor("sum", fp32, shape), tensor("diff", fp32, shape)])
+
+
+def echo_bytes_model() -> onnx.ModelProto:
+    """BYTES in, BYTES out: text [batch, 2] -> echo, the same strings."""
+    nodes = [helper.make_node("Identity", ["text"], ["echo"])]
+    return graph(nodes, [tensor("text", TensorProto.STRING, ["batch", 2])],
+                 [tensor("echo", TensorProto.STRING, ["batch", 2])])
