@@ -1,0 +1,30 @@
+"""Striate's thin client: typed access to the task API, a CLI, and rendering of results.
+
+Depends on grpcio, protobuf, numpy and Pillow only.
+"""
+
+from .client import AsyncClient, Client, StreamItem
+from .results import (
+    Answer,
+    Answers,
+    Box,
+    Caption,
+    Classification,
+    ClassScore,
+    ClassShare,
+    ClientError,
+    Detection,
+    Detections,
+    ModelInfo,
+    ModelList,
+    Segmentation,
+    TaskInfo,
+    Transcript,
+    TranscriptSegment,
+)
+
+__all__ = [
+    "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
+    "Classification", "Client", "ClientError", "Detection", "Detections", "ModelInfo",
+    "ModelList", "Segmentation", "StreamItem", "TaskInfo", "Transcript", "TranscriptSegment",
+]

@@ -40,38 +40,41 @@ class TranscribeResult:
     duration_s: float
 
 
-def ctc_collapse(frame_ids: np.ndarray, blank_id: int) -> list[tuple[int, int]]:
-    """Best-path CTC: (token id, first frame) of each token after merging repeats, no blanks."""
-    tokens, previous = [], -1
+def ctc_collapse(frame_ids: np.ndarray, blank_id: int) -> list[tuple[int, int, int]]:
+    """Best-path CTC: (token id, first frame, last frame) of each token, repeats merged, no
+    blanks."""
+    tokens: list[tuple[int, int, int]] = []
+    previous = -1
     for frame, token in enumerate(frame_ids.tolist()):
-        if token != previous and token != blank_id:
-            tokens.append((token, frame))
+        if token == previous and token != blank_id:
+            tokens[-1] = (token, tokens[-1][1], frame)
+        elif token != blank_id:
+            tokens.append((token, frame, frame))
         previous = token
     return tokens
 
 
 def ctc_words(frame_ids: np.ndarray, vocabulary: tuple[str, ...], blank_id: int,
               seconds_per_frame: float) -> list[Segment]:
-    """CTC frames -> words with start and end times."""
+    """CTC frames -> words with start and end times (a delimiter token ends a word)."""
     words: list[Segment] = []
-    current, start, last = "", 0.0, 0.0
-    for token, frame in ctc_collapse(frame_ids, blank_id):
+    current, start, end = "", 0.0, 0.0
+    for token, first, last in ctc_collapse(frame_ids, blank_id):
         piece = vocabulary[token] if 0 <= token < len(vocabulary) else ""
         if piece.startswith("<") and piece.endswith(">"):
             continue
-        time = frame * seconds_per_frame
         for char in piece:
             if char in WORD_DELIMITERS:
                 if current:
-                    words.append(Segment(start, last, current))
+                    words.append(Segment(start, end, current))
                 current = ""
-            else:
-                if not current:
-                    start = time
-                current += char
-        last = time + seconds_per_frame
+                continue
+            if not current:
+                start = first * seconds_per_frame
+            current += char
+            end = (last + 1) * seconds_per_frame
     if current:
-        words.append(Segment(start, last, current))
+        words.append(Segment(start, end, current))
     return words
 
 

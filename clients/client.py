@@ -1,0 +1,254 @@
+"""Typed clients of the task API: `Client` (blocking) and `AsyncClient` (asyncio), same methods.
+
+    from clients import Client
+    with Client("localhost:8001") as client:
+        print(client.classify("digit.png").top)
+
+Every method takes the input as bytes or a file path, may name a `model` (else the task's
+default serves it) and returns a dataclass from `clients.results`; a failed call raises
+`ClientError` carrying the gRPC status code and the server's message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from . import results
+from .protocol import striate_tasks_pb2 as pb
+from .protocol import striate_tasks_pb2_grpc as pb_grpc
+from .results import (
+    Answers,
+    Caption,
+    Classification,
+    ClientError,
+    Detections,
+    ModelList,
+    Result,
+    Segmentation,
+    Transcript,
+)
+
+DEFAULT_SERVER = "localhost:8001"
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+Input = bytes | str | os.PathLike
+
+
+@dataclass(frozen=True)
+class _TaskSpec:
+    rpc: str  # TaskService method
+    field: str  # name in TaskRequest / TaskResponse
+    request: type
+    convert: Any  # response message -> result dataclass
+    payload: str = "image"
+
+
+TASKS: dict[str, _TaskSpec] = {
+    "classify": _TaskSpec("Classify", "classify", pb.ClassifyRequest, results.classification),
+    "detect": _TaskSpec("Detect", "detect", pb.DetectRequest, results.detections),
+    "segment": _TaskSpec("Segment", "segment", pb.SegmentRequest, results.segmentation),
+    "caption": _TaskSpec("Caption", "caption", pb.CaptionRequest, results.caption),
+    "ask": _TaskSpec("AnswerQuestion", "answer_question", pb.AnswerQuestionRequest,
+                     results.answers),
+    "transcribe": _TaskSpec("Transcribe", "transcribe", pb.TranscribeRequest, results.transcript,
+                            payload="audio"),
+}
+
+
+@dataclass(frozen=True)
+class StreamItem:
+    """One request of a stream: `task` is a key of TASKS; options are the request's fields."""
+
+    id: str
+    task: str
+    data: Input
+    model: str = ""
+    version: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def read_input(data: Input) -> bytes:
+    """Bytes as they are; a path's file contents."""
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    return Path(data).read_bytes()
+
+
+def make_request(task: str, data: Input, model: str = "", version: str = "", **options: Any):
+    """The protocol request of a task (options with value None are left unset)."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    spec = TASKS[task]
+    fields = {name: value for name, value in options.items() if value is not None}
+    return spec.request(model=model, version=version, **{spec.payload: read_input(data)}, **fields)
+
+
+def _stream_request(item: StreamItem) -> pb.TaskRequest:
+    request = make_request(item.task, item.data, item.model, item.version, **item.options)
+    return pb.TaskRequest(id=item.id, **{TASKS[item.task].field: request})
+
+
+def _stream_result(response: pb.TaskResponse) -> tuple[str, Result | ClientError]:
+    kind = response.WhichOneof("result")
+    if kind == "error" or kind is None:
+        return response.id, ClientError.from_task_error(response.error)
+    spec = next(s for s in TASKS.values() if s.field == kind)
+    return response.id, spec.convert(getattr(response, kind))
+
+
+def _channel_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    return [("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", max_message_bytes)]
+
+
+class Client:
+    """Blocking client of the task API. Use as a context manager, or call close()."""
+
+    def __init__(self, server: str = DEFAULT_SERVER, *, timeout_s: float | None = 120.0,
+                 max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self.server = server
+        self.timeout_s = timeout_s
+        self._channel = grpc.insecure_channel(server, options=_channel_options(max_message_bytes))
+        self._stub = pb_grpc.TaskServiceStub(self._channel)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, task: str, data: Input, model: str, version: str, **options: Any):
+        spec = TASKS[task]
+        request = make_request(task, data, model, version, **options)
+        try:
+            response = getattr(self._stub, spec.rpc)(request, timeout=self.timeout_s)
+        except grpc.RpcError as error:
+            raise ClientError.from_rpc_error(error) from None
+        return spec.convert(response)
+
+    def classify(self, image: Input, *, model: str = "", version: str = "",
+                 top_k: int = 5) -> Classification:
+        return self._call("classify", image, model, version, top_k=top_k)
+
+    def detect(self, image: Input, *, model: str = "", version: str = "",
+               score_threshold: float | None = None, max_detections: int = 0) -> Detections:
+        return self._call("detect", image, model, version, score_threshold=score_threshold,
+                          max_detections=max_detections)
+
+    def segment(self, image: Input, *, model: str = "", version: str = "") -> Segmentation:
+        return self._call("segment", image, model, version)
+
+    def caption(self, image: Input, *, model: str = "", version: str = "", max_tokens: int = 0,
+                beam_width: int = 1) -> Caption:
+        return self._call("caption", image, model, version, max_tokens=max_tokens,
+                          beam_width=beam_width)
+
+    def ask(self, image: Input, question: str, *, model: str = "", version: str = "",
+            top_k: int = 3) -> Answers:
+        return self._call("ask", image, model, version, question=question, top_k=top_k)
+
+    def transcribe(self, audio: Input, *, model: str = "", version: str = "") -> Transcript:
+        return self._call("transcribe", audio, model, version)
+
+    def models(self) -> ModelList:
+        try:
+            response = self._stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as error:
+            raise ClientError.from_rpc_error(error) from None
+        return results.model_list(response)
+
+    def stream(self, items: Iterable[StreamItem]) -> Iterator[tuple[str, Result | ClientError]]:
+        """Send many requests over one stream; yields (id, result or error) as each finishes."""
+        requests = (_stream_request(item) for item in items)
+        try:
+            for response in self._stub.Stream(requests):
+                yield _stream_result(response)
+        except grpc.RpcError as error:
+            raise ClientError.from_rpc_error(error) from None
+
+
+class AsyncClient:
+    """The asyncio twin of `Client`: the same methods, awaited. Use `async with`."""
+
+    def __init__(self, server: str = DEFAULT_SERVER, *, timeout_s: float | None = 120.0,
+                 max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self.server = server
+        self.timeout_s = timeout_s
+        self._channel = grpc.aio.insecure_channel(server,
+                                                  options=_channel_options(max_message_bytes))
+        self._stub = pb_grpc.TaskServiceStub(self._channel)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, task: str, data: Input, model: str, version: str, **options: Any):
+        spec = TASKS[task]
+        request = make_request(task, data, model, version, **options)
+        try:
+            response = await getattr(self._stub, spec.rpc)(request, timeout=self.timeout_s)
+        except grpc.RpcError as error:
+            raise ClientError.from_rpc_error(error) from None
+        return spec.convert(response)
+
+    async def classify(self, image: Input, *, model: str = "", version: str = "",
+                       top_k: int = 5) -> Classification:
+        return await self._call("classify", image, model, version, top_k=top_k)
+
+    async def detect(self, image: Input, *, model: str = "", version: str = "",
+                     score_threshold: float | None = None, max_detections: int = 0) -> Detections:
+        return await self._call("detect", image, model, version, score_threshold=score_threshold,
+                                max_detections=max_detections)
+
+    async def segment(self, image: Input, *, model: str = "", version: str = "") -> Segmentation:
+        return await self._call("segment", image, model, version)
+
+    async def caption(self, image: Input, *, model: str = "", version: str = "",
+                      max_tokens: int = 0, beam_width: int = 1) -> Caption:
+        return await self._call("caption", image, model, version, max_tokens=max_tokens,
+                                beam_width=beam_width)
+
+    async def ask(self, image: Input, question: str, *, model: str = "", version: str = "",
+                  top_k: int = 3) -> Answers:
+        return await self._call("ask", image, model, version, question=question, top_k=top_k)
+
+    async def transcribe(self, audio: Input, *, model: str = "", version: str = "") -> Transcript:
+        return await self._call("transcribe", audio, model, version)
+
+    async def models(self) -> ModelList:
+        try:
+            response = await self._stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s)
+        except grpc.RpcError as error:
+            raise ClientError.from_rpc_error(error) from None
+        return results.model_list(response)
+
+    async def stream(self, items: Iterable[StreamItem] | AsyncIterable[StreamItem]
+                     ) -> AsyncIterator[tuple[str, Result | ClientError]]:
+        """Send many requests over one stream; yields (id, result or error) as each finishes."""
+
+        async def requests() -> AsyncIterator[pb.TaskRequest]:
+            if isinstance(items, AsyncIterable):
+                async for item in items:
+                    yield _stream_request(item)
+            else:
+                for item in items:
+                    yield _stream_request(item)
+
+        try:
+            async for response in self._stub.Stream(requests()):
+                yield _stream_result(response)
+        except grpc.RpcError as error:
+            raise ClientError.from_rpc_error(error) from None

@@ -1,0 +1,196 @@
+"""Typed results of the task API, and their conversion from the protocol messages."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+
+import grpc
+import numpy as np
+from PIL import Image
+
+from .protocol import striate_tasks_pb2 as pb
+
+
+class ClientError(Exception):
+    """A failed request: the gRPC status code and the server's message."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_rpc_error(cls, error: grpc.RpcError) -> ClientError:
+        return cls(error.code(), error.details() or "")
+
+    @classmethod
+    def from_task_error(cls, error: pb.TaskError) -> ClientError:
+        codes = {code.value[0]: code for code in grpc.StatusCode}
+        return cls(codes.get(error.code, grpc.StatusCode.UNKNOWN), error.message)
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    index: int
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Classification:
+    model: str
+    classes: list[ClassScore]
+
+    @property
+    def top(self) -> ClassScore:
+        return self.classes[0]
+
+
+@dataclass(frozen=True)
+class Box:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+@dataclass(frozen=True)
+class Detection:
+    box: Box
+    index: int
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Detections:
+    model: str
+    detections: list[Detection]
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ClassShare:
+    index: int
+    label: str
+    pixel_fraction: float
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    model: str
+    class_map_png: bytes = field(repr=False)
+    class_names: list[str]
+    shares: list[ClassShare]
+    width: int
+    height: int
+
+    @property
+    def class_map(self) -> np.ndarray:
+        """[height, width] uint8 array of class indices."""
+        return np.asarray(Image.open(io.BytesIO(self.class_map_png)))
+
+
+@dataclass(frozen=True)
+class Caption:
+    model: str
+    text: str
+    log_probability: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Answers:
+    model: str
+    answers: list[Answer]
+
+
+@dataclass(frozen=True)
+class TranscriptSegment:
+    start_s: float
+    end_s: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Transcript:
+    model: str
+    text: str
+    segments: list[TranscriptSegment]
+    duration_s: float
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    version: str
+    task: str
+    description: str
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    task: str
+    default_model: str
+    models: list[str]
+
+
+@dataclass(frozen=True)
+class ModelList:
+    tasks: list[TaskInfo]
+    models: list[ModelInfo]
+
+
+Result = Classification | Detections | Segmentation | Caption | Answers | Transcript
+
+
+def to_jsonable(result: Result | ModelList) -> dict:
+    """A result as plain data for --json (the class map PNG left out)."""
+    data = asdict(result)
+    data.pop("class_map_png", None)
+    return data
+
+
+def classification(response: pb.ClassifyResponse) -> Classification:
+    classes = [ClassScore(c.index, c.label, c.score) for c in response.classes]
+    return Classification(response.model.name, classes)
+
+
+def detections(response: pb.DetectResponse) -> Detections:
+    found = [Detection(Box(d.box.x1, d.box.y1, d.box.x2, d.box.y2), d.index, d.label, d.score)
+             for d in response.detections]
+    return Detections(response.model.name, found, response.width, response.height)
+
+
+def segmentation(response: pb.SegmentResponse) -> Segmentation:
+    shares = [ClassShare(s.index, s.label, s.pixel_fraction) for s in response.shares]
+    return Segmentation(response.model.name, response.class_map_png, list(response.class_names),
+                        shares, response.width, response.height)
+
+
+def caption(response: pb.CaptionResponse) -> Caption:
+    return Caption(response.model.name, response.caption, response.log_probability)
+
+
+def answers(response: pb.AnswerQuestionResponse) -> Answers:
+    return Answers(response.model.name, [Answer(a.text, a.score) for a in response.answers])
+
+
+def transcript(response: pb.TranscribeResponse) -> Transcript:
+    segments = [TranscriptSegment(s.start_s, s.end_s, s.text) for s in response.segments]
+    return Transcript(response.model.name, response.text, segments, response.duration_s)
+
+
+def model_list(response: pb.ListModelsResponse) -> ModelList:
+    tasks = [TaskInfo(t.task, t.default_model, list(t.models)) for t in response.tasks]
+    models = [ModelInfo(m.name, m.version, m.task, m.description, m.is_default)
+              for m in response.models]
+    return ModelList(tasks, models)
