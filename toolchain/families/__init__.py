@@ -1,0 +1,1 @@
+"""Architecture families; each module registers its architectures on import."""

@@ -1,0 +1,1 @@
+"""captioning family (to come)."""

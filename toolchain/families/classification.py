@@ -1,0 +1,324 @@
+"""Image classification: torchvision classifiers, Hugging Face ViT and LeNet-5.
+
+Served graph: `image` UINT8 [N, H, W, C] -> `probabilities` FP32 [N, K] (softmax in the graph).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torchvision import models
+
+from toolchain.architectures import Architecture, BuildOptions, Component, ExportError, register
+from toolchain.families.common import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    NormalizeImage,
+    check_weights_option,
+    download_default,
+    load_state_dict,
+    random_images,
+)
+from toolchain.model_folder import TensorSpec
+
+TORCHVISION_LICENSE = (
+    "BSD-3-Clause (torchvision code); weights under their dataset's terms (ImageNet)"
+)
+TINY_CLASSES = 10
+TINY_SIZE = 64
+
+
+class Classifier(nn.Module):
+    """uint8 NHWC image -> softmax probabilities, around any logits-returning network."""
+
+    def __init__(self, network: nn.Module, normalize: NormalizeImage) -> None:
+        super().__init__()
+        self.normalize = normalize
+        self.network = network
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        logits = self.network(self.normalize(image))
+        if hasattr(logits, "logits"):
+            logits = logits.logits
+        return torch.softmax(logits, dim=1)
+
+
+class LeNet5(nn.Module):
+    """LeCun et al. (1998) LeNet-5 for 32x32 greyscale digits (ReLU and max-pooling variant)."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        )  # fmt: skip
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+            nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, num_classes),
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def classification_component(
+    network: nn.Module,
+    labels: list[str],
+    image_size: int,
+    options: BuildOptions,
+    *,
+    mean: tuple[float, ...] = IMAGENET_MEAN,
+    std: tuple[float, ...] = IMAGENET_STD,
+    channels: int = 3,
+    tolerance: float = 1e-4,
+    description: str = "",
+) -> Component:
+    """The served component of a classifier: fixed image size, dynamic batch."""
+    module = Classifier(network.eval(), NormalizeImage(mean, std)).eval()
+
+    def make_inputs(purpose: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        batch = 2 if purpose == "dummy" else 3
+        return {"image": random_images(rng, batch, image_size, image_size, channels)}
+
+    parameters = {
+        "task": "classification",
+        "description": description,
+        "image_size": f"{image_size},{image_size}",
+        "channels": str(channels),
+    }
+    return Component(
+        suffix="",
+        module=module,
+        inputs=[TensorSpec("image", "UINT8", [image_size, image_size, channels], format="NHWC")],
+        outputs=[TensorSpec("probabilities", "FP32", [len(labels)], "labels.txt")],
+        max_batch_size=options.max_batch_size,
+        make_inputs=make_inputs,
+        parameters=parameters,
+        tolerance=tolerance,
+        labels=labels,
+    )
+
+
+@dataclass
+class TorchvisionClassifier:
+    """Builder for one torchvision classification model."""
+
+    name: str
+    # image size of the tiny configuration (adaptive pooling must divide the feature map)
+    tiny_size: int = TINY_SIZE
+    tolerance: float = 1e-4
+    skip_prefixes: tuple[str, ...] = ()  # state dict keys that are dropped (auxiliary heads)
+
+    def weights_enum(self):
+        return models.get_model_weights(self.name).DEFAULT
+
+    def build(self, options: BuildOptions) -> list[Component]:
+        check_weights_option(options)
+        meta = self.weights_enum()
+        image_size = options.image_size or meta.transforms().crop_size[0]
+        labels = options.labels or list(meta.meta["categories"])
+        num_classes = options.num_classes or len(labels)
+        if options.tiny:
+            image_size = options.image_size or self.tiny_size
+            num_classes = options.num_classes or TINY_CLASSES
+        if options.labels is None and num_classes != len(labels):
+            labels = [f"class_{i}" for i in range(num_classes)]
+        if len(labels) != num_classes:
+            raise ExportError(f"{len(labels)} labels given for {num_classes} classes")
+        if options.weights == "default":
+            network = download_default(
+                lambda: models.get_model(self.name, weights="DEFAULT"), f"torchvision {self.name}"
+            )
+        else:
+            network = self._random_network(num_classes, image_size, options.tiny)
+            if options.weights != "none":
+                load_state_dict(network, options.weights, skip_prefixes=self.skip_prefixes)
+        description = f"torchvision {self.name}, {num_classes} classes"
+        return [
+            classification_component(
+                network, labels, image_size, options,
+                tolerance=self.tolerance, description=description,
+            )
+        ]  # fmt: skip
+
+    def _random_network(self, num_classes: int, image_size: int, tiny: bool) -> nn.Module:
+        if self.name.startswith("vit_") and tiny:
+            return models.VisionTransformer(num_classes=num_classes, **TINY_VIT)
+        kwargs = {}
+        if self.name in ("googlenet", "inception_v3"):
+            kwargs = {"aux_logits": False, "init_weights": False}
+        if self.name.startswith("vit_"):
+            kwargs = {"image_size": image_size}
+        return models.get_model(self.name, weights=None, num_classes=num_classes, **kwargs)
+
+
+TINY_VIT = {
+    "image_size": 32, "patch_size": 8, "num_layers": 2, "num_heads": 2,
+    "hidden_dim": 32, "mlp_dim": 64,
+}  # fmt: skip
+TORCHVISION_CLASSIFIERS = [
+    TorchvisionClassifier("resnet18"),
+    TorchvisionClassifier("resnet34"),
+    TorchvisionClassifier("resnet50"),
+    TorchvisionClassifier("resnet101"),
+    TorchvisionClassifier("resnet152"),
+    TorchvisionClassifier("resnext50_32x4d"),
+    TorchvisionClassifier("wide_resnet50_2"),
+    TorchvisionClassifier("vgg11", tiny_size=224),
+    TorchvisionClassifier("vgg13", tiny_size=224),
+    TorchvisionClassifier("vgg16", tiny_size=224),
+    TorchvisionClassifier("vgg16_bn", tiny_size=224),
+    TorchvisionClassifier("vgg19", tiny_size=224),
+    TorchvisionClassifier("alexnet", tiny_size=224),
+    TorchvisionClassifier("googlenet", skip_prefixes=("aux1.", "aux2.")),
+    TorchvisionClassifier("inception_v3", tiny_size=96, skip_prefixes=("AuxLogits.",)),
+    TorchvisionClassifier("densenet121"),
+    TorchvisionClassifier("squeezenet1_1"),
+    TorchvisionClassifier("shufflenet_v2_x1_0"),
+    TorchvisionClassifier("mnasnet1_0"),
+    TorchvisionClassifier("mobilenet_v2"),
+    TorchvisionClassifier("mobilenet_v3_small"),
+    TorchvisionClassifier("mobilenet_v3_large"),
+    TorchvisionClassifier("efficientnet_b0"),
+    TorchvisionClassifier("efficientnet_b1"),
+    TorchvisionClassifier("efficientnet_b2"),
+    TorchvisionClassifier("efficientnet_b3"),
+    TorchvisionClassifier("efficientnet_v2_s"),
+    TorchvisionClassifier("regnet_y_400mf"),
+    TorchvisionClassifier("convnext_tiny", tolerance=5e-4),
+    TorchvisionClassifier("convnext_small", tolerance=5e-4),
+    TorchvisionClassifier("vit_b_16", tiny_size=32, tolerance=5e-4),
+    TorchvisionClassifier("vit_b_32", tiny_size=32, tolerance=5e-4),
+]
+
+
+def build_lenet5(options: BuildOptions) -> list[Component]:
+    check_weights_option(options)
+    if options.weights == "default":
+        raise ExportError(
+            "LeNet-5 has no library weights: train it with `python -m toolchain train "
+            "lenet5_mnist` or pass a state dict with --weights PATH"
+        )
+    num_classes = options.num_classes or 10
+    network = LeNet5(num_classes)
+    if options.weights != "none":
+        load_state_dict(network, options.weights)
+    labels = options.labels or [str(i) for i in range(num_classes)]
+    return [
+        classification_component(
+            network, labels, 32, options, mean=(0.1307,), std=(0.3081,), channels=1,
+            description="LeNet-5, 32x32 greyscale",
+        )
+    ]  # fmt: skip
+
+
+def build_hf_vit(options: BuildOptions) -> list[Component]:
+    from transformers import ViTConfig, ViTForImageClassification
+
+    check_weights_option(options)
+    if options.tiny:
+        num_classes = options.num_classes or TINY_CLASSES
+        config = ViTConfig(
+            image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+            num_attention_heads=2, intermediate_size=64, num_labels=num_classes,
+        )  # fmt: skip
+        network = ViTForImageClassification(config)
+    else:
+        network = load_hf_model(ViTForImageClassification, options, "google/vit-base-patch16-224")
+    config = network.config
+    labels = options.labels or [config.id2label[i] for i in range(config.num_labels)]
+    mean, std = hf_image_normalisation(options)
+    return [
+        classification_component(
+            network, labels, config.image_size, options, mean=mean, std=std,
+            tolerance=5e-4, description="Hugging Face ViT image classifier",
+        )
+    ]  # fmt: skip
+
+
+def load_hf_model(model_class, options: BuildOptions, hub_id: str):
+    """A transformers model from a folder on disk, or the hub cache for 'default'."""
+    if options.weights == "none":
+        raise ExportError(
+            "random weights for full-size Hugging Face models are not supported: pass --tiny "
+            "with --weights none, or a model folder with --weights PATH"
+        )
+    if options.weights == "default":
+        try:
+            return model_class.from_pretrained(hub_id, local_files_only=True).eval()
+        except OSError as error:
+            raise ExportError(
+                f"{hub_id} is not in the Hugging Face cache and this machine cannot reach the "
+                "hub: download it where you can (huggingface-cli download) and pass the folder "
+                "with --weights PATH"
+            ) from error
+    folder = Path(options.weights)
+    if not (folder / "config.json").is_file():
+        raise ExportError(
+            f"{folder} is not a Hugging Face model folder (no config.json); pass the folder "
+            "that save_pretrained wrote"
+        )
+    try:
+        return model_class.from_pretrained(folder).eval()
+    except (OSError, ValueError) as error:
+        raise ExportError(f"cannot load {folder} as {model_class.__name__}: {error}") from error
+
+
+def hf_image_normalisation(options: BuildOptions) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and std from the folder's preprocessor_config.json (ViT's 0.5/0.5 otherwise)."""
+    import json
+
+    if options.weights not in ("none", "default"):
+        processor = Path(options.weights) / "preprocessor_config.json"
+        if processor.is_file():
+            settings = json.loads(processor.read_text())
+            if "image_mean" in settings and "image_std" in settings:
+                return tuple(settings["image_mean"]), tuple(settings["image_std"])
+    return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def _register_all() -> None:
+    for builder in TORCHVISION_CLASSIFIERS:
+        meta = builder.weights_enum().meta
+        register(
+            Architecture(
+                name=builder.name,
+                task="classification",
+                description=f"torchvision {builder.name} (ImageNet-1k, "
+                f"{meta['num_params'] / 1e6:.1f} M parameters)",
+                source="torchvision.models",
+                license=TORCHVISION_LICENSE,
+                build=builder.build,
+                default_weights=f"torchvision {builder.weights_enum()}",
+                published_parameters=meta["num_params"],
+            )
+        )
+    register(
+        Architecture(
+            name="lenet5",
+            task="classification",
+            description="LeNet-5 for 32x32 greyscale digits",
+            source="LeCun et al. 1998, defined in toolchain/families/classification.py",
+            license="Apache-2.0 (code); weights are yours",
+            build=build_lenet5,
+            published_parameters=61_706,
+        )
+    )
+    register(
+        Architecture(
+            name="vit_hf",
+            task="classification",
+            description="Hugging Face ViTForImageClassification",
+            source="transformers ViTForImageClassification",
+            license="Apache-2.0 (code); weights under the checkpoint's license",
+            build=build_hf_vit,
+            default_weights="google/vit-base-patch16-224 from the Hugging Face cache",
+        )
+    )
+
+
+_register_all()

@@ -1,0 +1,1 @@
+"""segmentation family (to come)."""
