@@ -28,10 +28,12 @@ install-test: $(VENV)/.test
 serve: install
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
+# Two pytest processes: tests/unit may import the server's v2 stubs; everything else uses
+# tritonclient, whose copy of the same protos must not share a process with them.
 test: install-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q tests/unit
-	$(PY) -m pytest -q tests/integration
+	$(PY) -m pytest -q tests --ignore=tests/unit
 
 protos: install-test
 	$(PY) protos/generate.py

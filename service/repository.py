@@ -97,6 +97,9 @@ class ModelRepository:
     def get(self, name: str, version: str = "") -> LoadedModel:
         """A ready model version: the latest served one when `version` is empty."""
         entry = self.entries.get(name)
+        if entry is None and is_model_folder(self.root / name):
+            raise ModelNotReady(f"model '{name}' is not loaded; load it with "
+                                "RepositoryModelLoad")
         if entry is None:
             raise ModelNotFound(f"no model named '{name}'; the repository has "
                                 f"{sorted(self.entries) or 'no models'}")
@@ -136,6 +139,9 @@ class ModelRepository:
 
     async def unload(self, name: str) -> None:
         entry = self.entries.get(name)
+        if entry is None and is_model_folder(self.root / name):
+            raise ModelNotReady(f"model '{name}' is not loaded; load it with "
+                                "RepositoryModelLoad")
         if entry is None:
             raise ModelNotFound(f"no model named '{name}' is known to the repository")
         async with self._locks.setdefault(name, asyncio.Lock()):

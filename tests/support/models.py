@@ -63,3 +63,28 @@ def echo_bytes_model() -> onnx.ModelProto:
     nodes = [helper.make_node("Identity", ["text"], ["echo"])]
     return graph(nodes, [tensor("text", TensorProto.STRING, ["batch", 2])],
                  [tensor("echo", TensorProto.STRING, ["batch", 2])])
+
+
+def slow_model(width: int = 1024, rows: int = 64, depth: int = 24) -> onnx.ModelProto:
+    """x [batch, rows, width] FP32 -> y: `depth` chained MatMuls, slow enough to queue behind
+    (about 0.1 s per item on two cores)."""
+    import numpy as np
+
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [width, width],
+                                (np.eye(width, dtype=np.float32)).reshape(-1).tolist())
+    nodes, previous = [], "x"
+    for index in range(depth):
+        out = "y" if index == depth - 1 else f"h{index}"
+        nodes.append(helper.make_node("MatMul", [previous, "w"], [out]))
+        previous = out
+    shape = ["batch", rows, width]
+    return graph(nodes, [tensor("x", TensorProto.FLOAT, shape)],
+                 [tensor("y", TensorProto.FLOAT, shape)], [weight])
+
+
+def reshape_model() -> onnx.ModelProto:
+    """x FP32 [6], shape INT64 [2] -> y = reshape(x, shape): a bad shape fails at run time."""
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["y"])]
+    return graph(nodes, [tensor("x", TensorProto.FLOAT, [6]),
+                         tensor("shape", TensorProto.INT64, [2])],
+                 [tensor("y", TensorProto.FLOAT, ["r", "c"])])

@@ -1,0 +1,58 @@
+"""A repository of tiny models built here, and one real server process serving it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tritonclient.grpc as triton
+from onnx import TensorProto
+
+from tests.support import models
+from tests.support.server import running_server
+
+BATCHING = """
+max_batch_size: 64
+dynamic_batching { max_queue_delay_microseconds: 20000 preferred_batch_size: [64] }
+"""
+SLOW = """
+max_batch_size: 4
+dynamic_batching { max_queue_delay_microseconds: 0 default_queue_policy { max_queue_size: 2 } }
+"""
+VERSIONED = "version_policy { all {} }\n"
+
+
+def build_repository(root: Path) -> Path:
+    models.save(models.add_sub_model(), root, "add_sub", config=BATCHING)
+    models.save(models.scale_model(TensorProto.FLOAT), root, "scale_fp32")
+    models.save(models.scale_model(TensorProto.UINT8), root, "scale_uint8")
+    models.save(models.scale_model(TensorProto.INT64), root, "scale_int64")
+    models.save(models.scale_model(TensorProto.FLOAT16), root, "scale_fp16")
+    models.save(models.echo_bytes_model(), root, "echo_bytes")
+    models.save(models.slow_model(), root, "slow", config=SLOW)
+    models.save(models.reshape_model(), root, "reshape")
+    for version in (1, 2, 3):
+        models.save(models.scale_model(factor=float(version)), root, "versioned",
+                    version=version, config=VERSIONED)
+    broken = root / "broken" / "1"
+    broken.mkdir(parents=True)
+    (broken / "model.onnx").write_bytes(b"this is not an onnx file")
+    (root / "samples").mkdir()  # not a model: ignored
+    return root
+
+
+@pytest.fixture(scope="session")
+def repository(tmp_path_factory) -> Path:
+    return build_repository(tmp_path_factory.mktemp("repository"))
+
+
+@pytest.fixture(scope="session")
+def server(repository):
+    with running_server(repository) as running:
+        yield running
+
+
+@pytest.fixture()
+def client(server):
+    with triton.InferenceServerClient(server.grpc_url) as client:
+        yield client

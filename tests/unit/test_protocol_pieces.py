@@ -1,0 +1,105 @@
+"""Conversions and config handling, without a server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.config import GraphTensor, complete_config, read_config
+from service.datatypes import deserialize_bytes, serialize_bytes
+from service.errors import InvalidInput, ModelLoadError
+from service.protocol import grpc_service_pb2 as pb
+from service.settings import settings_from_args
+from service.v2.convert import inputs_from_request
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bytes_framing_round_trip():
+    items = [b"", b"a", "é".encode(), b"\x00\xff" * 10]
+    raw = serialize_bytes(np.array(items, dtype=object))
+    assert deserialize_bytes(raw, 4) == items
+    assert deserialize_bytes(raw, 3) is None  # trailing bytes left over
+    assert deserialize_bytes(raw[:-1], 4) is None  # truncated
+
+
+def test_fp16_needs_raw_contents():
+    request = pb.ModelInferRequest(model_name="m")
+    request.inputs.add(name="x", datatype="FP16", shape=[1])
+    with pytest.raises(InvalidInput, match="raw_input_contents"):
+        inputs_from_request(request)
+
+
+def test_raw_and_typed_contents_decode_alike():
+    raw = pb.ModelInferRequest(model_name="m")
+    raw.inputs.add(name="x", datatype="INT16", shape=[2, 2])
+    raw.raw_input_contents.append(np.array([1, -2, 3, 4], np.int16).tobytes())
+    typed = pb.ModelInferRequest(model_name="m")
+    typed.inputs.add(name="x", datatype="INT16", shape=[2, 2]).contents.int_contents.extend(
+        [1, -2, 3, 4])
+    np.testing.assert_array_equal(inputs_from_request(raw)["x"], inputs_from_request(typed)["x"])
+
+
+def test_config_completed_from_graph_with_dynamic_batch(tmp_path):
+    (tmp_path / "m").mkdir()
+    config = complete_config(read_config(tmp_path / "m"),
+                             [GraphTensor("x", "UINT8", (-1, 28, 28, 1))],
+                             [GraphTensor("p", "FP32", (-1, 10))])
+    assert config.max_batch_size == 8
+    assert config.HasField("dynamic_batching")
+    assert list(config.input[0].dims) == [28, 28, 1]
+
+
+def test_config_disagreeing_with_graph_is_refused(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.pbtxt").write_text('input [{ name: "x" data_type: TYPE_FP32 }]')
+    with pytest.raises(ModelLoadError, match="config says input 'x' is FP32, the graph says"):
+        complete_config(read_config(folder), [GraphTensor("x", "UINT8", (2,))],
+                        [GraphTensor("y", "UINT8", (2,))])
+
+
+def test_config_syntax_error_names_the_file(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.pbtxt").write_text("max_batch_size: lots")
+    with pytest.raises(ModelLoadError, match="config.pbtxt is not a valid model config"):
+        read_config(folder)
+
+
+def test_settings_from_flags_and_environment(monkeypatch):
+    monkeypatch.setenv("STRIATE_GRPC_PORT", "9101")
+    settings = settings_from_args(["--model-repository", "/models", "--device", "cuda"])
+    assert settings.grpc_port == 9101
+    assert settings.device == "cuda"
+    assert str(settings.model_repository) == "/models"
+
+
+def test_help_explains_the_flags():
+    result = subprocess.run([sys.executable, "-m", "service", "--help"], cwd=ROOT,
+                            capture_output=True, text=True, check=True)
+    for flag in ("--model-repository", "--grpc-port", "--http-port", "--device",
+                 "--model-control-mode"):
+        assert flag in result.stdout
+
+
+def test_generated_stubs_are_current():
+    result = subprocess.run([sys.executable, "protos/generate.py", "--check"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_cuda_without_onnxruntime_gpu_fails_loudly(tmp_path):
+    import onnxruntime
+
+    from service.runtime import OnnxRuntime, RuntimeOptions
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has the CUDA provider")
+    runtime = OnnxRuntime(tmp_path / "model.onnx", RuntimeOptions(device="cuda"))
+    with pytest.raises(ModelLoadError, match="--device cuda needs onnxruntime-gpu"):
+        runtime.load()
