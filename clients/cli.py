@@ -1,0 +1,222 @@
+"""`python -m clients TASK INPUT... [options]`: run a task on files, folders or globs.
+
+One input prints its result; many (a folder, a glob, several paths) go over one stream,
+concurrently, with a progress bar and a throughput summary. `detect` and `segment` write
+the image with boxes or the mask drawn on it when `--out` is given (a file for one input, a
+folder for many).
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .client import DEFAULT_SERVER, Client, StreamItem
+from .progress import Progress
+from .render import draw_detections, overlay_segmentation, save_png
+from .results import (
+    Answers,
+    Caption,
+    Classification,
+    ClientError,
+    Detections,
+    ModelList,
+    Result,
+    Segmentation,
+    Transcript,
+    to_jsonable,
+)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+AUDIO_SUFFIXES = {".wav", ".flac"}
+
+
+def expand_inputs(patterns: list[str], suffixes: set[str]) -> list[Path]:
+    """Files named, files in folders named (with a known suffix), and glob matches, in order."""
+    found: list[Path] = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in suffixes)
+        elif path.exists():
+            found.append(path)
+        else:
+            found += sorted(Path(p) for p in glob.glob(pattern, recursive=True)
+                            if Path(p).is_file())
+    return found
+
+
+def describe(result: Result | ModelList) -> str:
+    """A result in one or a few human-readable lines."""
+    if isinstance(result, Classification):
+        return ", ".join(f"{c.label} {c.score:.3f}" for c in result.classes)
+    if isinstance(result, Detections):
+        if not result.detections:
+            return "nothing found"
+        return "; ".join(
+            f"{d.label} {d.score:.2f} at ({d.box.x1:.0f}, {d.box.y1:.0f}, {d.box.x2:.0f}, "
+            f"{d.box.y2:.0f})" for d in result.detections)
+    if isinstance(result, Segmentation):
+        return ", ".join(f"{s.label} {100 * s.pixel_fraction:.1f}%" for s in result.shares)
+    if isinstance(result, Caption):
+        return result.text
+    if isinstance(result, Answers):
+        return ", ".join(f"{a.text} {a.score:.3f}" for a in result.answers)
+    if isinstance(result, Transcript):
+        return result.text
+    if isinstance(result, ModelList):
+        lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
+                 for t in result.tasks]
+        lines += [f"  {m.name} v{m.version} [{m.task}]{' default' if m.is_default else ''}"
+                  f"{': ' + m.description if m.description else ''}" for m in result.models]
+        return "\n".join(lines)
+    return str(result)
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    names = {
+        "classify": ["top_k"], "detect": ["score_threshold", "max_detections"], "segment": [],
+        "caption": ["max_tokens", "beam_width"], "ask": ["question", "top_k"], "transcribe": [],
+    }[args.task]
+    return {name: getattr(args, name) for name in names}
+
+
+def render_to(path: Path, source: Path, result: Result) -> bool:
+    """Write the drawn result for detect/segment; False when the task draws nothing."""
+    if isinstance(result, Detections):
+        image = draw_detections(source, result)
+    elif isinstance(result, Segmentation):
+        image = overlay_segmentation(source, result)
+    else:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_png(image, path)
+    return True
+
+
+def _out_path(args: argparse.Namespace, source: Path, many: bool) -> Path | None:
+    if args.out is None or args.task not in ("detect", "segment"):
+        return None
+    out = Path(args.out)
+    return out / f"{source.stem}.{args.task}.png" if many else out
+
+
+def _report(args: argparse.Namespace, source: Path, outcome: Result | ClientError,
+            many: bool) -> bool:
+    if isinstance(outcome, ClientError):
+        if args.json:
+            print(json.dumps({"input": str(source), "error": {"code": outcome.code.name,
+                                                              "message": outcome.message}}))
+        print(f"{source}: {outcome.code.name}: {outcome.message}", file=sys.stderr)
+        return False
+    out = _out_path(args, source, many)
+    if out is not None:
+        render_to(out, source, outcome)
+    if args.json:
+        record = {"input": str(source), "result": to_jsonable(outcome)}
+        if out is not None:
+            record["rendered"] = str(out)
+        print(json.dumps(record))
+    else:
+        prefix = f"{source}: " if many else ""
+        print(prefix + describe(outcome) + (f"  -> {out}" if out is not None else ""))
+    return True
+
+
+def run_task(args: argparse.Namespace) -> int:
+    suffixes = AUDIO_SUFFIXES if args.task == "transcribe" else IMAGE_SUFFIXES
+    inputs = expand_inputs(args.inputs, suffixes)
+    if not inputs:
+        print(f"no input files match {' '.join(args.inputs)}", file=sys.stderr)
+        return 2
+    many = len(inputs) > 1
+    items = (StreamItem(str(i), args.task, path, args.model, args.version, _options(args))
+             for i, path in enumerate(inputs))
+    progress = Progress(len(inputs))
+    failures = 0
+    with Client(args.server, timeout_s=args.timeout) as client:
+        try:
+            for key, outcome in client.stream(items):
+                if many and not args.json:
+                    sys.stderr.write("\r\033[K")
+                failures += not _report(args, inputs[int(key)], outcome, many)
+                progress.advance()
+        except ClientError as error:
+            progress.close()
+            print(f"{args.server}: {error.code.name}: {error.message}", file=sys.stderr)
+            return 1
+    progress.close()
+    if many:
+        elapsed = progress.elapsed_s
+        print(f"{len(inputs)} inputs in {elapsed:.2f} s: {len(inputs) / elapsed:.1f}/s, "
+              f"{failures} failed", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    with Client(args.server, timeout_s=args.timeout) as client:
+        try:
+            listing = client.models()
+        except ClientError as error:
+            print(f"{args.server}: {error.code.name}: {error.message}", file=sys.stderr)
+            return 1
+    print(json.dumps(to_jsonable(listing), indent=2) if args.json else describe(listing))
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", default=DEFAULT_SERVER,
+                        help="gRPC address of the server (default: %(default)s)")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON (one object per input) instead of text")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds to wait for the server (default: %(default)s)")
+
+
+def _task_parser(sub, name: str, help_text: str, what: str = "image") -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help=f"{what} file(s), folder(s) or glob pattern(s)")
+    parser.add_argument("--model", default="", help="model to use (default: the task's default)")
+    parser.add_argument("--version", default="", help="model version (default: the latest)")
+    _common(parser)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m clients", description="Striate's task client: send images or "
+        "recordings to a Striate server and show labels, boxes, masks, captions, answers "
+        "and transcripts. Several inputs (a folder or a glob) go concurrently over one stream.")
+    sub = parser.add_subparsers(dest="task", required=True, metavar="TASK")
+    p = _task_parser(sub, "classify", "name what an image shows (top-k classes)")
+    p.add_argument("--top-k", type=int, default=5, help="classes to show (default: %(default)s)")
+    p = _task_parser(sub, "detect", "find objects: boxes, labels and scores")
+    p.add_argument("--threshold", dest="score_threshold", type=float, default=None,
+                   help="lowest score to keep (default: the model's)")
+    p.add_argument("--max-detections", type=int, default=0, help="keep at most this many")
+    p.add_argument("--out", help="PNG with the boxes drawn (a folder for several inputs)")
+    p = _task_parser(sub, "segment", "label every pixel; class shares and a coloured mask")
+    p.add_argument("--out", help="PNG with the mask overlaid (a folder for several inputs)")
+    p = _task_parser(sub, "caption", "describe an image in words")
+    p.add_argument("--max-tokens", type=int, default=0, help="longest caption (default: model's)")
+    p.add_argument("--beam-width", type=int, default=1, help="1: greedy, more: beam search")
+    p = _task_parser(sub, "ask", "answer a question about an image")
+    p.add_argument("--question", "-q", required=True, help="the question, e.g. 'what shape?'")
+    p.add_argument("--top-k", type=int, default=3, help="answers to show (default: %(default)s)")
+    _task_parser(sub, "transcribe", "turn speech into text (WAV or FLAC)", what="audio")
+    models = sub.add_parser("models", help="list the tasks and models the server offers",
+                            description="list the tasks and models the server offers")
+    _common(models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.task == "models":
+        return run_models(args)
+    return run_task(args)

@@ -1,0 +1,86 @@
+"""Drawing results on images: boxes with labels for detection, a coloured mask for segmentation."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from .results import Detections, Segmentation
+
+# distinct, saturated colours; class i (i >= 1 for masks) takes PALETTE[i % len]
+PALETTE: list[tuple[int, int, int]] = [
+    (230, 25, 75), (60, 180, 75), (0, 130, 200), (255, 225, 25), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212),
+    (0, 128, 128), (170, 110, 40), (128, 0, 0), (0, 0, 128), (128, 128, 0), (255, 255, 255),
+]
+
+
+def colour_of(index: int) -> tuple[int, int, int]:
+    return PALETTE[index % len(PALETTE)]
+
+
+def open_image(image: bytes | str | os.PathLike | Image.Image) -> Image.Image:
+    """An RGB image, upright as the server saw it (EXIF orientation applied)."""
+    if not isinstance(image, Image.Image):
+        source = io.BytesIO(image) if isinstance(image, bytes) else image
+        image = Image.open(source)
+        image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return image.convert("RGB")
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has one fixed size
+        return ImageFont.load_default()
+
+
+def draw_detections(image: bytes | str | os.PathLike | Image.Image,
+                    result: Detections) -> Image.Image:
+    """The image with each detection's box outlined and labelled "label 0.93" above it."""
+    canvas = open_image(image).copy()
+    draw = ImageDraw.Draw(canvas)
+    line = max(2, round(min(canvas.size) / 150))
+    font = _font(max(10, round(min(canvas.size) / 30)))
+    for detection in result.detections:
+        box = detection.box
+        colour = colour_of(detection.index)
+        draw.rectangle((box.x1, box.y1, box.x2, box.y2), outline=colour, width=line)
+        text = f"{detection.label} {detection.score:.2f}"
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        y = max(0, box.y1 - (bottom - top) - 2 * line)
+        draw.rectangle((box.x1, y, box.x1 + right - left + 2 * line, y + bottom - top + 2 * line),
+                       fill=colour)
+        draw.text((box.x1 + line, y + line - top), text, fill=(0, 0, 0), font=font)
+    return canvas
+
+
+def colour_mask(class_map: np.ndarray) -> np.ndarray:
+    """[H, W] class indices -> [H, W, 3] colours (background, index 0, black)."""
+    table = np.array([(0, 0, 0)] + [colour_of(i) for i in range(1, 256)], dtype=np.uint8)
+    return table[class_map.astype(np.int64) % 256]
+
+
+def overlay_segmentation(image: bytes | str | os.PathLike | Image.Image, result: Segmentation,
+                         opacity: float = 0.55) -> Image.Image:
+    """The image with every non-background class painted over it in its colour."""
+    base = open_image(image)
+    class_map = result.class_map
+    if class_map.shape != (base.height, base.width):
+        resized = Image.fromarray(class_map).resize(base.size, Image.NEAREST)
+        class_map = np.asarray(resized)
+    pixels = np.asarray(base, dtype=np.float32)
+    colours = colour_mask(class_map).astype(np.float32)
+    painted = np.where((class_map > 0)[..., None],
+                       (1 - opacity) * pixels + opacity * colours, pixels)
+    return Image.fromarray(painted.round().astype(np.uint8))
+
+
+def save_png(image: Image.Image, path: str | os.PathLike) -> None:
+    image.save(path, format="PNG")
