@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -22,7 +23,14 @@ class ImageLimits:
     max_side: int = 16_384
 
 
-def _open(data: bytes) -> Image.Image:
+def _bomb_message(exc: Exception, limits: ImageLimits) -> str:
+    found = re.search(r"Image size \((\d+) pixels\)", str(exc))
+    size = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+    return (f"the image header claims {size}; the limit is {limits.max_pixels:,} pixels: "
+            "send a smaller image")
+
+
+def _open(data: bytes, limits: ImageLimits) -> Image.Image:
     if not data:
         raise InvalidInput("the image is empty; send the bytes of a JPEG, PNG, WebP or BMP file")
     try:
@@ -30,7 +38,7 @@ def _open(data: bytes) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidInput(f"the image is too large to decode safely ({exc})") from exc
+        raise InvalidInput(_bomb_message(exc, limits)) from exc
     except UnidentifiedImageError as exc:
         raise InvalidInput(
             f"unsupported image format{_format_hint(data)}; send JPEG, PNG, WebP or BMP"
@@ -80,7 +88,7 @@ def decode_image(
 
     Raises InvalidInput for empty, unsupported, oversized, corrupt or truncated images.
     """
-    image = _open(data)
+    image = _open(data, limits)
     _check_size(image, limits)
     try:
         image.load()
