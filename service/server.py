@@ -82,6 +82,8 @@ class Server:
         return server
 
     async def start(self) -> None:
+        if self.settings.device == "cuda":
+            check_cuda_provider()
         address = f"{self.settings.host}:{self.settings.grpc_port}"
         self.grpc_port = self.grpc_server.add_insecure_port(address)
         if not self.grpc_port:
@@ -140,6 +142,23 @@ class Server:
         await self.start()
         await stop.wait()
         await self.stop()
+
+
+def check_cuda_provider() -> None:
+    """Exit at startup, with the reason, when --device cuda cannot be honoured."""
+    import onnxruntime as ort
+
+    if hasattr(ort, "preload_dlls"):
+        try:
+            ort.preload_dlls()
+        except Exception as exc:  # noqa: BLE001 - reported below if CUDA is then missing
+            log.warning("onnxruntime.preload_dlls failed: %s", exc)
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise SystemExit(
+            f"--device cuda: the installed onnxruntime {ort.__version__} has no CUDA provider "
+            f"(it offers {ort.get_available_providers()}); install onnxruntime-gpu "
+            "(pip install '.[gpu]') with CUDA 13 and cuDNN 9, or run with --device cpu"
+        )
 
 
 def _add_task_service(server: grpc.aio.Server, core: InferenceCore) -> list[str]:

@@ -131,17 +131,15 @@ def test_copying_a_model_folder_is_enough_to_serve_it(tmp_path, repository):
         assert client.get_model_config("copied").config.name == "copied"
 
 
-def test_cuda_asked_for_never_falls_back_to_cpu(tmp_path):
+def test_cuda_asked_for_without_the_provider_fails_at_startup(tmp_path):
     import onnxruntime
 
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this machine really has the CUDA provider")
     models.save(models.scale_model(TensorProto.FLOAT), tmp_path, "scale")
-    with running_server(tmp_path, "--device", "cuda") as server:
-        client = triton.InferenceServerClient(server.grpc_url)
-        (entry,) = client.get_model_repository_index().models
-        assert entry.state == "UNAVAILABLE"
-        assert "--device cuda needs onnxruntime-gpu" in entry.reason
-        with pytest.raises(triton.InferenceServerException) as error:
-            infer(client, "scale", x=np.ones((1, 4), np.float32))
-        assert error.value.status() == "StatusCode.UNAVAILABLE"
+    with pytest.raises(RuntimeError) as error:
+        with running_server(tmp_path, "--device", "cuda"):
+            pass
+    assert "server exited with 1" in str(error.value)
+    assert "has no CUDA provider" in str(error.value)
+    assert "install onnxruntime-gpu" in str(error.value)
