@@ -6,6 +6,7 @@ Tests that need the original .tflite files skip when the mediapipe wheel cannot 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -36,11 +37,20 @@ FACE_SAMPLES = REPOSITORY / "samples" / import_blazeface.NAME
 PEOPLE_SAMPLES = REPOSITORY / "samples" / import_selfie.NAME
 
 
-def tflite_path(member: str) -> Path:
+@functools.cache
+def fetch(member: str) -> Path | str:
+    """The file, or why it cannot be had (asked once per test run: a failed download is slow)."""
     try:
         return mediapipe_file(member)
     except MediapipeUnavailable as error:
-        pytest.skip(str(error))
+        return str(error)
+
+
+def tflite_path(member: str) -> Path:
+    found = fetch(member)
+    if isinstance(found, str):
+        pytest.skip(found)
+    return found
 
 
 def expected(samples: Path) -> dict:

@@ -54,7 +54,8 @@ def _wheel() -> Path:
     with tempfile.TemporaryDirectory(dir=folder) as staging:
         command = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "-q", f"mediapipe=={MEDIAPIPE_VERSION}", "-d", staging,
+            "--disable-pip-version-check", "-q", "--retries", "1", "--timeout", "20",
+            f"mediapipe=={MEDIAPIPE_VERSION}", "-d", staging,
         ]  # fmt: skip
         try:
             subprocess.run(command, check=True, capture_output=True, text=True, timeout=600)
