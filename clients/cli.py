@@ -99,7 +99,7 @@ def render_to(path: Path, source: Path, result: Result) -> bool:
 
 
 def _out_path(args: argparse.Namespace, source: Path, many: bool) -> Path | None:
-    if args.out is None or args.task not in ("detect", "segment"):
+    if getattr(args, "out", None) is None:
         return None
     out = Path(args.out)
     return out / f"{source.stem}.{args.task}.png" if many else out
