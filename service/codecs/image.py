@@ -44,7 +44,7 @@ def _open(data: bytes, limits: ImageLimits) -> Image.Image:
             f"unsupported image format{_format_hint(data)}; send JPEG, PNG, WebP or BMP"
         ) from exc
     except (OSError, ValueError, SyntaxError) as exc:
-        raise InvalidInput(f"the image header could not be read: {exc}") from exc
+        raise InvalidInput(f"the image could not be read (corrupt or truncated): {exc}") from exc
 
 
 def _format_hint(data: bytes) -> str:
