@@ -134,6 +134,19 @@ def test_translation_matches_litert_on_the_sample_photos(member, prepare, tolera
             assert difference < tolerance, f"{name} {output}: {difference}"
 
 
+def test_served_face_graph_agrees_with_mediapipe_post_processing():
+    """Same faces as MediaPipe's decoding + weighted NMS of LiteRT's raw outputs."""
+    pytest.importorskip("ai_edge_litert")
+    path = tflite_path(FACE_DETECTION_SHORT_RANGE)
+    model = onnx.load(str(FACES / "1" / "model.onnx"))
+    images = {name: sample(FACE_SAMPLES, name) for name in expected(FACE_SAMPLES)["images"]}
+    for row in import_blazeface.verify_detections(path, model, images):
+        theirs, ours = row["faces (MediaPipe-style / ours)"].split(" / ")
+        assert theirs == ours, row
+        assert row["lowest box IoU"] is None or row["lowest box IoU"] > 0.85, row
+        assert row["max score diff"] is None or row["max score diff"] < 1e-3, row
+
+
 def test_translation_keeps_the_batch_dynamic_where_the_graph_allows():
     graph = read_tflite(tflite_path(SELFIE_SEGMENTATION))
     translated = ort.InferenceSession(
