@@ -84,3 +84,23 @@ def overlay_segmentation(image: bytes | str | os.PathLike | Image.Image, result:
 
 def save_png(image: Image.Image, path: str | os.PathLike) -> None:
     image.save(path, format="PNG")
+
+
+def with_text(image: bytes | str | os.PathLike | Image.Image, lines: list[str],
+              min_width: int = 320) -> Image.Image:
+    """The image (enlarged to `min_width` when smaller, pixels kept sharp) above a white band
+    holding the lines of text: how classifications, captions and answers are shown."""
+    base = open_image(image)
+    if base.width < min_width:
+        factor = -(-min_width // base.width)
+        base = base.resize((base.width * factor, base.height * factor), Image.NEAREST)
+    font = _font(max(12, base.width // 22))
+    probe = ImageDraw.Draw(base)
+    line_height = max(probe.textbbox((0, 0), "Ag", font=font)[3], 12) + 6
+    canvas = Image.new("RGB", (base.width, base.height + line_height * len(lines) + 8),
+                       (255, 255, 255))
+    canvas.paste(base, (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, line in enumerate(lines):
+        draw.text((6, base.height + 4 + i * line_height), line, fill=(0, 0, 0), font=font)
+    return canvas

@@ -1,0 +1,161 @@
+"""The zoo's sample inputs (`exported_models/samples/<model>/expected.json`) and their checks.
+
+Two layouts of expected.json are read:
+
+- `{"model", "task", "samples": [{"image" | "audio": file, "question"?, "expected": ...}]}`
+  where `expected` is the label, caption, answer or transcript (for segmentation: the class
+  names present);
+- `{"model", "task", "images": {file: {...}}}` with, for detection, the `boxes` found (IoU at
+  least `box_iou_at_least`), for segmentation, `<label>_share_range` per class.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .client import StreamItem
+from .results import (
+    Answers,
+    Caption,
+    Classification,
+    ClientError,
+    Detections,
+    Result,
+    Segmentation,
+    Transcript,
+)
+
+CLIENT_TASK = {"classification": "classify", "detection": "detect", "segmentation": "segment",
+               "captioning": "caption", "vqa": "ask", "speech": "transcribe"}
+DEFAULT_MAX_WORD_ERROR_RATE = 0.25
+
+
+@dataclass(frozen=True)
+class SampleCase:
+    """One input of a samples folder and what the model should say about it."""
+
+    model: str
+    task: str  # model-folder task name: classification, detection, ...
+    path: Path
+    expected: dict[str, Any] = field(default_factory=dict)  # the entry as expected.json has it
+    options: dict[str, Any] = field(default_factory=dict)  # request fields (question, ...)
+
+    @property
+    def name(self) -> str:
+        question = self.options.get("question")
+        return f"{self.path.name} ({question})" if question else self.path.name
+
+    def stream_item(self, key: str) -> StreamItem:
+        return StreamItem(key, CLIENT_TASK[self.task], self.path, self.model,
+                          options=self.options)
+
+
+def load_cases(folder: Path) -> list[SampleCase]:
+    """The cases of one samples folder (empty when it has no expected.json)."""
+    path = Path(folder) / "expected.json"
+    if not path.exists():
+        return []
+    document = json.loads(path.read_text())
+    model, task = document["model"], document["task"]
+    cases = []
+    for entry in document.get("samples", []):
+        file = entry.get("image") or entry.get("audio") or entry.get("file")
+        options = {"question": entry["question"]} if "question" in entry else {}
+        cases.append(SampleCase(model, task, Path(folder) / file, entry, options))
+    for file, entry in document.get("images", {}).items():
+        options = {}
+        if task == "detection" and "score_threshold" in document:
+            options["score_threshold"] = document["score_threshold"]
+        entry = {**entry, "box_iou_at_least": document.get("box_iou_at_least", 0.5)}
+        cases.append(SampleCase(model, task, Path(folder) / file, entry, options))
+    return cases
+
+
+def _box_iou(a: list[float], b: list[float]) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def normalise_text(text: str) -> list[str]:
+    return re.sub(r"[^\w\s']", " ", text.lower()).split()
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word-level Levenshtein distance over the reference's length (texts normalised)."""
+    ref, hyp = normalise_text(reference), normalise_text(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, other in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
+    return row[-1] / max(1, len(ref))
+
+
+def _check_detection(case: SampleCase, result: Detections) -> tuple[bool, str]:
+    expected = case.expected.get("boxes", [])
+    found = [[d.box.x1, d.box.y1, d.box.x2, d.box.y2] for d in result.detections]
+    if len(found) != len(expected):
+        return False, f"expected {len(expected)} detections, got {len(found)}"
+    least = case.expected["box_iou_at_least"]
+    for box in expected:
+        best = max((_box_iou(box, other) for other in found), default=0.0)
+        if best < least:
+            return False, f"no detection overlaps {box} with IoU >= {least} (best {best:.2f})"
+    return True, f"{len(found)} detection(s) where expected"
+
+
+def _check_segmentation(case: SampleCase, result: Segmentation) -> tuple[bool, str]:
+    shares = {s.label: s.pixel_fraction for s in result.shares}
+    if isinstance(case.expected.get("expected"), list):
+        wanted = set(case.expected["expected"])
+        present = {label for label, share in shares.items() if share >= 0.001}
+        background = result.class_names[0] if result.class_names else "background"
+        missing = wanted - present
+        extra = {label for label in present - wanted - {background} if shares[label] >= 0.01}
+        ok = not missing and not extra
+        return ok, f"missing {sorted(missing)}, unexpected {sorted(extra)}" if not ok else "ok"
+    for key, (low, high) in ((k, v) for k, v in case.expected.items()
+                             if k.endswith("_share_range")):
+        label = key.removesuffix("_share_range")
+        share = shares.get(label, 0.0)
+        if not low <= share <= high:
+            return False, f"{label} covers {share:.3f}, expected {low}..{high}"
+    return True, "shares in range"
+
+
+def check(case: SampleCase, result: Result) -> tuple[bool, str]:
+    """Whether a result matches the sample's expectation, and a short reason."""
+    want = case.expected.get("expected")
+    if isinstance(result, Classification):
+        return result.top.label == want, f"top {result.top.label!r}, expected {want!r}"
+    if isinstance(result, Answers):
+        top = result.answers[0].text if result.answers else ""
+        return top == want, f"answer {top!r}, expected {want!r}"
+    if isinstance(result, Caption):
+        same = normalise_text(result.text) == normalise_text(str(want))
+        return same, f"caption {result.text!r}, expected {want!r}"
+    if isinstance(result, Transcript):
+        reference = str(want or case.expected.get("text", ""))
+        rate = word_error_rate(reference, result.text)
+        limit = case.expected.get("max_wer", DEFAULT_MAX_WORD_ERROR_RATE)
+        return rate <= limit, f"word error rate {rate:.2f} (limit {limit})"
+    if isinstance(result, Detections):
+        return _check_detection(case, result)
+    if isinstance(result, Segmentation):
+        return _check_segmentation(case, result)
+    return False, f"no check for {type(result).__name__}"
+
+
+def outcome_text(outcome: Result | ClientError) -> str:
+    if isinstance(outcome, ClientError):
+        return f"{outcome.code.name}: {outcome.message}"
+    from .cli import describe
+
+    return describe(outcome)
