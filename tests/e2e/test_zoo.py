@@ -1,0 +1,70 @@
+"""The shipped zoo through the task API: every sample in exported_models/samples answered as
+its expected.json says, and the demo tour over all of them.
+
+Models land one by one; a sample folder whose model folder is missing is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clients import Client
+from clients.samples import check, load_cases
+from tests.support.server import running_server
+
+ROOT = Path(__file__).resolve().parents[2]
+ZOO = ROOT / "exported_models"
+SAMPLES = ZOO / "samples"
+SAMPLE_FOLDERS = sorted(p for p in SAMPLES.glob("*") if (p / "expected.json").exists())
+MISSING_REASON = {
+    "whisper_tiny_en": "whisper_tiny_en is not committed; build it with "
+                       "`python -m toolchain import whisper_tiny_en --out exported_models/`",
+}
+
+
+def _served(folder: Path) -> bool:
+    return (ZOO / folder.name).is_dir()
+
+
+@pytest.fixture(scope="module")
+def zoo_server():
+    if not any(_served(folder) for folder in SAMPLE_FOLDERS):
+        pytest.skip("no zoo model with samples in exported_models/ yet")
+    with running_server(ZOO, timeout=300) as server:
+        yield server
+
+
+@pytest.mark.parametrize("folder", SAMPLE_FOLDERS, ids=lambda p: p.name)
+def test_zoo_samples_answer_as_expected(zoo_server, folder):
+    if not _served(folder):
+        pytest.skip(MISSING_REASON.get(folder.name, f"{ZOO / folder.name} is missing"))
+    cases = load_cases(folder)
+    assert cases, f"{folder}/expected.json lists no samples"
+    failures = []
+    with Client(zoo_server.grpc_url, timeout_s=300) as client:
+        for key, outcome in client.stream(case.stream_item(str(i))
+                                          for i, case in enumerate(cases)):
+            case = cases[int(key)]
+            passed, reason = (False, str(outcome)) if isinstance(outcome, Exception) else \
+                check(case, outcome)
+            if not passed:
+                failures.append(f"{case.name}: {reason}")
+    assert not failures, "\n".join(failures)
+
+
+def test_demo_tour_writes_pictures_and_a_report(zoo_server, tmp_path):
+    out = tmp_path / "demo_out"
+    done = subprocess.run([sys.executable, "-m", "clients.demo", "--server", zoo_server.grpc_url,
+                           "--samples", str(SAMPLES), "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert "samples as expected" in done.stdout, done.stderr
+    report = (out / "report.md").read_text()
+    for folder in SAMPLE_FOLDERS:
+        if _served(folder):
+            assert folder.name in report
+            assert any((out / folder.name).iterdir())
+    assert done.returncode == 0, done.stdout
