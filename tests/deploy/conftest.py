@@ -75,13 +75,18 @@ def _parse_help(text: str) -> ServerCli:
     return ServerCli(defaults, choices)
 
 
-@pytest.fixture(scope="session")
-def server_cli() -> ServerCli:
+def cli_of(*command: str) -> ServerCli:
+    """Flags of a command of this repository (run with this Python), read from its --help."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIATE_")}
-    result = subprocess.run([sys.executable, "-m", "service", "--help"], cwd=ROOT, env=env,
+    result = subprocess.run([sys.executable, *command, "--help"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return _parse_help(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def server_cli() -> ServerCli:
+    return cli_of("-m", "service")
 
 
 @dataclass
