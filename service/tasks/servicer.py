@@ -16,7 +16,7 @@ from clients.protocol import striate_tasks_pb2 as pb
 from clients.protocol import striate_tasks_pb2_grpc as pb_grpc
 
 from ..core import InferenceCore
-from ..errors import StriateError
+from ..errors import DeadlineExceeded, StriateError
 from ..repository import LoadedModel
 from .caption import caption
 from .classify import ClassScore, classify
@@ -125,10 +125,13 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
 
     async def _unary(self, work: Callable[[], Awaitable], context: grpc.aio.ServicerContext):
         try:
-            return await work()
+            return await asyncio.wait_for(work(), timeout=context.time_remaining())
+        except TimeoutError:
+            code, message = status_of(DeadlineExceeded(
+                "the request's deadline passed before its result was ready; allow more time"))
         except Exception as exc:  # noqa: BLE001 - mapped to a status in one place
             code, message = status_of(exc)
-            await context.abort(code, message)
+        await context.abort(code, message)
 
     async def Classify(self, request, context):  # noqa: N802 - gRPC method names
         return await self._unary(lambda: self._classify(request), context)
