@@ -102,7 +102,7 @@ def export_component(component: Component, opset: int) -> onnx.ModelProto:
             "dynamo": component.dynamo,
         }
         if component.dynamo:
-            kwargs["external_data"] = False
+            kwargs.update(external_data=False, verbose=False)
         try:
             with torch.no_grad():
                 torch.onnx.export(module, arguments, str(path), **kwargs)

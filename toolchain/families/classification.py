@@ -6,7 +6,6 @@ Served graph: `image` UINT8 [N, H, W, C] -> `probabilities` FP32 [N, K] (softmax
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -23,6 +22,7 @@ from toolchain.families.common import (
     load_state_dict,
     random_images,
 )
+from toolchain.families.hf import hf_image_normalisation, load_hf_model
 from toolchain.model_folder import TensorSpec
 
 TORCHVISION_LICENSE = (
@@ -238,47 +238,6 @@ def build_hf_vit(options: BuildOptions) -> list[Component]:
             tolerance=5e-4, description="Hugging Face ViT image classifier",
         )
     ]  # fmt: skip
-
-
-def load_hf_model(model_class, options: BuildOptions, hub_id: str):
-    """A transformers model from a folder on disk, or the hub cache for 'default'."""
-    if options.weights == "none":
-        raise ExportError(
-            "random weights for full-size Hugging Face models are not supported: pass --tiny "
-            "with --weights none, or a model folder with --weights PATH"
-        )
-    if options.weights == "default":
-        try:
-            return model_class.from_pretrained(hub_id, local_files_only=True).eval()
-        except OSError as error:
-            raise ExportError(
-                f"{hub_id} is not in the Hugging Face cache and this machine cannot reach the "
-                "hub: download it where you can (huggingface-cli download) and pass the folder "
-                "with --weights PATH"
-            ) from error
-    folder = Path(options.weights)
-    if not (folder / "config.json").is_file():
-        raise ExportError(
-            f"{folder} is not a Hugging Face model folder (no config.json); pass the folder "
-            "that save_pretrained wrote"
-        )
-    try:
-        return model_class.from_pretrained(folder).eval()
-    except (OSError, ValueError) as error:
-        raise ExportError(f"cannot load {folder} as {model_class.__name__}: {error}") from error
-
-
-def hf_image_normalisation(options: BuildOptions) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Mean and std from the folder's preprocessor_config.json (ViT's 0.5/0.5 otherwise)."""
-    import json
-
-    if options.weights not in ("none", "default"):
-        processor = Path(options.weights) / "preprocessor_config.json"
-        if processor.is_file():
-            settings = json.loads(processor.read_text())
-            if "image_mean" in settings and "image_std" in settings:
-                return tuple(settings["image_mean"]), tuple(settings["image_std"])
-    return (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
 
 
 def _register_all() -> None:
