@@ -54,14 +54,15 @@ class Component:
     outputs: list[TensorSpec]
     max_batch_size: int
     make_inputs: InputMaker
-    parameters: dict[str, str]
+    parameters: dict[str, str]  # "{name}" in a value becomes the exported model's name
     tolerance: float = 1e-4  # max abs difference allowed on float outputs
     mismatch_tolerance: float = 0.0  # fraction of integer elements allowed to differ
     dynamo: bool = False
     labels: list[str] | None = None
     files: dict[str, bytes | str | Path] = field(default_factory=dict)
-    # names in `parameters` that refer to sibling components get the model name prefixed
-    component_refs: tuple[str, ...] = ()
+    # exported instead of `module` when the stock module cannot be exported as is (it must
+    # compute the same function; verification compares the graph with `module`)
+    export_module: torch.nn.Module | None = None
 
 
 @dataclass

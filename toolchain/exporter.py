@@ -84,6 +84,8 @@ def build_components(
         components = architecture.build(options)
     for component in components:
         component.module.eval()
+        if component.export_module is not None:
+            component.export_module.eval()
     return components
 
 
@@ -91,7 +93,7 @@ def export_component(component: Component, opset: int) -> onnx.ModelProto:
     """torch.onnx.export of a copy of the module (a failed export can alter the module)."""
     dummy = component.make_inputs("dummy", np.random.default_rng(SEED))
     arguments = tuple(torch.from_numpy(dummy[spec.name]) for spec in component.inputs)
-    module = copy.deepcopy(component.module)
+    module = copy.deepcopy(component.export_module or component.module)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "model.onnx"
         kwargs = {
