@@ -3,7 +3,8 @@ server's CLI, the Prometheus and Envoy configs and the files it mounts."""
 
 from __future__ import annotations
 
-import shutil
+import json
+import os
 import subprocess
 
 import pytest
@@ -44,17 +45,25 @@ def test_matches_the_compose_spec() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_docker_compose_config_accepts_it() -> None:
-    docker = shutil.which("docker")
-    probe = docker and subprocess.run([docker, "compose", "version"], capture_output=True,
-                                      timeout=60)
-    if not probe or probe.returncode != 0:
-        pytest.skip("the docker compose plugin is not installed here; the Compose spec schema "
-                    "check above covers the file's structure")
-    result = subprocess.run([docker, "compose", "--profile", "cpu", "--profile", "scale",
-                             "config", "--quiet"], cwd=ROOT, capture_output=True, text=True,
-                            timeout=120)
+def _compose_config(*args: str) -> dict:
+    """The model Docker Compose itself resolves (profiles, merges, interpolation); no engine."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIATE_", "COMPOSE_"))}
+    result = subprocess.run([tool("docker-compose"), *args, "config", "--format", "json"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_docker_compose_accepts_every_profile() -> None:
+    resolved = _compose_config("--profile", "cpu", "--profile", "scale")
+    assert set(resolved["services"]) == set(yaml.safe_load(
+        (ROOT / "docker-compose.yml").read_text())["services"])
+    assert resolved["services"]["striate-replica"]["deploy"]["replicas"] >= 2, "several replicas"
+
+
+def test_plain_up_starts_the_gpu_server_and_monitoring_only() -> None:
+    services = set(_compose_config()["services"])
+    assert services == {"striate", "prometheus", "grafana"}
 
 
 def test_default_service_reserves_the_gpu(compose: dict) -> None:
