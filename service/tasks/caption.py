@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..core import InferenceCore
 from ..repository import LoadedModel
 from .decoding import ComponentDecoder, beam_search, decoder_of
-from .imaging import prepare_image
+from .imaging import prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, int_parameter, output_name, parameter
 from .text import Vocabulary, tokenizer_of
@@ -21,7 +21,7 @@ class CaptionResult:
 
 async def caption(core: InferenceCore, model: LoadedModel, image: bytes, max_tokens: int,
                   beam_width: int, limits: TaskLimits) -> CaptionResult:
-    array, _ = prepare_image(image, model, limits.image)
+    array, _ = await prepare_image_async(image, model, limits.image)
     features_name = output_name(model, "features")
     encoded = await infer_one(core, model, {"image": array}, [features_name])
     decoder, kind = decoder_of(core, model)

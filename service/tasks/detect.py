@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core import InferenceCore
 from ..repository import LoadedModel
-from .imaging import prepare_image
+from .imaging import prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, label, labels_of, parameter
 
@@ -62,7 +62,7 @@ def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarr
 async def detect(core: InferenceCore, model: LoadedModel, image: bytes,
                  score_threshold: float | None, max_detections: int,
                  limits: TaskLimits) -> DetectResult:
-    array, placement = prepare_image(image, model, limits.image)
+    array, placement = await prepare_image_async(image, model, limits.image)
     result = await infer_one(core, model, {"image": array}, ["boxes", "scores", "labels"])
     boxes = np.asarray(result["boxes"], dtype=np.float32).reshape(-1, 4)
     scores = np.asarray(result["scores"], dtype=np.float32).reshape(-1)

@@ -8,6 +8,7 @@ boxes and masks computed on the model's input come back in the original pixels.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,3 +122,9 @@ def prepare_image(data: bytes, model: LoadedModel, limits: ImageLimits,
     spec = image_spec(model, input_name)
     image = decode_image(data, limits, spec.channels)
     return fit(image, spec)
+
+
+async def prepare_image_async(data: bytes, model: LoadedModel, limits: ImageLimits,
+                              input_name: str = "image") -> tuple[np.ndarray, Placement]:
+    """`prepare_image` in a worker thread, so decoding never stalls the event loop."""
+    return await asyncio.to_thread(prepare_image, data, model, limits, input_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from ..codecs import encode_png
 from ..core import InferenceCore
 from ..repository import LoadedModel
-from .imaging import prepare_image
+from .imaging import Placement, prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, label, labels_of, output_name
 
@@ -41,14 +42,17 @@ def class_shares(class_map: np.ndarray, labels: tuple[str, ...]) -> list[ClassSh
 
 async def segment(core: InferenceCore, model: LoadedModel, image: bytes,
                   limits: TaskLimits) -> SegmentResult:
-    array, placement = prepare_image(image, model, limits.image)
+    array, placement = await prepare_image_async(image, model, limits.image)
     output = output_name(model, "class_map")
     result = await infer_one(core, model, {"image": array}, [output])
-    class_map = np.asarray(result[output])
+    labels = labels_of(model, output)
+    return await asyncio.to_thread(_result, np.asarray(result[output]), placement, labels)
+
+
+def _result(class_map: np.ndarray, placement: Placement, labels: tuple[str, ...]) -> SegmentResult:
     if class_map.ndim == 3:  # [1, H, W] from a graph that keeps a singleton axis
         class_map = class_map.reshape(class_map.shape[-2:])
-    original = placement.map_to_original(class_map.astype(np.int64))
-    labels = labels_of(model, output)
+    original = placement.map_to_original(class_map)
     width, height = placement.original_size
     return SegmentResult(
         class_map_png=encode_png(np.clip(original, 0, 255).astype(np.uint8)),

@@ -8,6 +8,7 @@ timed by their frames); `seq2seq` runs the `decoder` component (one segment per 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,7 +96,7 @@ async def _transcribe_window(core: InferenceCore, model: LoadedModel,
                              window: np.ndarray) -> str:
     from .whisper_features import log_mel_spectrogram
 
-    features = log_mel_spectrogram(window).astype(np.float32)
+    features = (await asyncio.to_thread(log_mel_spectrogram, window)).astype(np.float32)
     encoded = await infer_one(core, model, {"input_features": features})
     hidden = encoded[output_name(model, "features")]
     decoder, kind = decoder_of(core, model)
@@ -127,7 +128,7 @@ async def transcribe(core: InferenceCore, model: LoadedModel, audio: bytes,
     frontend = parameter(model, "frontend", "waveform")
     decoding = parameter(model, "decoding", "ctc")
     rate = int(parameter(model, "sample_rate", str(WHISPER_RATE)))
-    samples = decode_audio(audio, rate, limits.audio)
+    samples = await asyncio.to_thread(decode_audio, audio, rate, limits.audio)
     duration = samples.size / rate
     if frontend == "whisper_log_mel" and decoding == "seq2seq":
         text, segments = await _transcribe_seq2seq(core, model, samples)

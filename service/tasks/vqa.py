@@ -8,7 +8,7 @@ from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .classify import ClassScore, top_classes
-from .imaging import prepare_image
+from .imaging import prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, input_dims, labels_of, output_name, parameter
 from .text import tokenizer_of
@@ -38,7 +38,7 @@ def question_tokens(model: LoadedModel, question: str, limits: TaskLimits) -> np
 async def answer_question(core: InferenceCore, model: LoadedModel, image: bytes, question: str,
                           top_k: int, limits: TaskLimits) -> list[ClassScore]:
     tokens = question_tokens(model, question, limits)
-    array, _ = prepare_image(image, model, limits.image)
+    array, _ = await prepare_image_async(image, model, limits.image)
     output = output_name(model, "probabilities")
     result = await infer_one(core, model, {"image": array, "question": tokens}, [output])
     return top_classes(result[output], labels_of(model, output), min(top_k, limits.max_top_k))
