@@ -13,6 +13,10 @@ from .conftest import ROOT, ServerCli, load_yaml_documents, parse_dockerfile
 MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").rglob("*.yaml"))
 KSERVE_GROUP = "serving.kserve.io/"
 KSERVE_MODEL_FIELDS = {"modelFormat", "runtime", "storageUri", "protocolVersion"}
+# ComponentExtensionSpec: what a KServe predictor adds to a PodSpec.
+KSERVE_PREDICTOR_FIELDS = {"model", "minReplicas", "maxReplicas", "scaleMetric", "scaleTarget",
+                           "containerConcurrency", "timeout", "canaryTrafficPercent", "logger",
+                           "batcher", "labels", "annotations", "deploymentStrategy"}
 
 
 def _documents() -> list[tuple[Path, dict]]:
@@ -24,10 +28,10 @@ def _one(kind: str) -> dict:
     return found
 
 
-def _validate_containers(containers: list[dict]) -> None:
-    """Check containers against the core Container schema by wrapping them in a Pod."""
+def _validate_containers(containers: list[dict], **pod_spec) -> None:
+    """Check containers (and Pod fields) against the core schemas by wrapping them in a Pod."""
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "check"},
-           "spec": {"containers": containers}}
+           "spec": {"containers": containers, **pod_spec}}
     kubernetes_validate.validate(pod, kubernetes_validate.latest_version(), strict=True)
 
 
@@ -139,4 +143,8 @@ def test_inference_service_uses_the_runtime_over_grpc_v2() -> None:
     claim = _one("PersistentVolumeClaim")["metadata"]["name"]
     assert model["storageUri"].rstrip("/") == f"pvc://{claim}"
     container_fields = {k: v for k, v in model.items() if k not in KSERVE_MODEL_FIELDS}
-    _validate_containers([{"name": "kserve-container", **container_fields}])
+    predictor = service["spec"]["predictor"]
+    pod_fields = {k: v for k, v in predictor.items() if k not in KSERVE_PREDICTOR_FIELDS}
+    _validate_containers([{"name": "kserve-container", **container_fields}], **pod_fields)
+    assert predictor.get("scaleMetric", "cpu") in {"cpu", "memory", "concurrency", "rps"}
+    assert 1 <= predictor["minReplicas"] <= predictor["maxReplicas"]
