@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core import InferenceCore
+from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .decoding import ComponentDecoder, beam_search, decoder_of
 from .imaging import prepare_image_async
@@ -21,6 +22,8 @@ class CaptionResult:
 
 async def caption(core: InferenceCore, model: LoadedModel, image: bytes, max_tokens: int,
                   beam_width: int, limits: TaskLimits) -> CaptionResult:
+    if max_tokens < 0 or beam_width < 0:
+        raise InvalidInput("max_tokens and beam_width must not be negative (0: the defaults)")
     array, _ = await prepare_image_async(image, model, limits.image)
     features_name = output_name(model, "features")
     encoded = await infer_one(core, model, {"image": array}, [features_name])

@@ -63,10 +63,13 @@ async def detect(core: InferenceCore, model: LoadedModel, image: bytes,
                  score_threshold: float | None, max_detections: int,
                  limits: TaskLimits) -> DetectResult:
     array, placement = await prepare_image_async(image, model, limits.image)
-    result = await infer_one(core, model, {"image": array}, ["boxes", "scores", "labels"])
+    has_labels = any(o.name == "labels" for o in model.config.output)
+    wanted = ["boxes", "scores"] + (["labels"] if has_labels else [])
+    result = await infer_one(core, model, {"image": array}, wanted)
     boxes = np.asarray(result["boxes"], dtype=np.float32).reshape(-1, 4)
     scores = np.asarray(result["scores"], dtype=np.float32).reshape(-1)
-    classes = np.asarray(result["labels"]).astype(np.int64).reshape(-1)
+    classes = (np.asarray(result["labels"]).astype(np.int64).reshape(-1) if has_labels
+               else np.zeros(scores.size, dtype=np.int64))  # one class: index 0
     if score_threshold is None:
         score_threshold = float(parameter(model, "score_threshold", str(DEFAULT_SCORE_THRESHOLD)))
     keep = scores >= score_threshold

@@ -251,3 +251,10 @@ def test_segment_png_is_a_valid_greyscale_image(client):
     result = client.segment(media.solid("green", 33, 17))
     image = Image.open(io.BytesIO(result.class_map_png))
     assert image.mode == "L" and image.size == (33, 17)
+
+
+def test_negative_generation_settings_are_invalid(client):
+    with pytest.raises(ClientError) as error:
+        client.caption(media.solid("red"), max_tokens=-1)
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "negative" in error.value.message
