@@ -114,9 +114,7 @@ def _noun(shape: Shape) -> list[str]:
     return ["a", shape.colour, shape.kind]
 
 
-def _place(
-    rng: np.random.Generator, count: int, size: int, radius: tuple[int, int]
-) -> list[Shape]:
+def _place(rng: np.random.Generator, count: int, size: int, radius: tuple[int, int]) -> list[Shape]:
     """Up to `count` shapes inside the canvas with at least 3 px between their boxes."""
     shapes: list[Shape] = []
     for _ in range(50 * count):

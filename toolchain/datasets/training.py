@@ -211,11 +211,19 @@ def write_metrics(folder: Path, metrics: dict) -> Path:
     return path
 
 
+SAMPLE_SELECTION = (
+    "held-out items (never trained on) that the committed model answers correctly, so the "
+    "demo and the tests show what it does; its accuracy over all held-out items is in "
+    "metrics.json"
+)
+
+
 def write_samples(folder: Path, model: str, task: str, samples: list[dict]) -> Path:
-    """expected.json of a samples folder: each input file and its expected answer."""
+    """expected.json of a samples folder: each input file and its expected answer (the true
+    label), with how the samples were chosen."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    document = {"model": model, "task": task, "samples": samples}
+    document = {"model": model, "task": task, "selection": SAMPLE_SELECTION, "samples": samples}
     path = folder / "expected.json"
     path.write_text(json.dumps(document, indent=2) + "\n")
     return path
@@ -224,3 +232,11 @@ def write_samples(folder: Path, model: str, task: str, samples: list[dict]) -> P
 def accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:
     """Share of equal entries."""
     return float(np.mean(np.asarray(predicted) == np.asarray(truth)))
+
+
+def first_right(truth: np.ndarray, predicted: np.ndarray, label: int) -> int:
+    """Row of the first item of class `label` predicted right (the first of the class when
+    none is, as after a quick run)."""
+    rows = np.flatnonzero(truth == label)
+    right = rows[predicted[rows] == label]
+    return int((right if len(right) else rows)[0])

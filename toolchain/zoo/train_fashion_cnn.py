@@ -22,6 +22,7 @@ from toolchain.datasets.training import (
     WithSoftmax,
     accuracy,
     export_onnx,
+    first_right,
     fit,
     onnx_session,
     run_batched,
@@ -103,13 +104,13 @@ def train(model: FashionCNN, data: ImageSplit, *, epochs: int, seed: int) -> lis
     )
 
 
-def save_samples(out_dir: Path, test: ImageSplit) -> Path:
-    """The first test image of each class as a PNG, with its true label."""
+def save_samples(out_dir: Path, test: ImageSplit, predicted: np.ndarray) -> Path:
+    """The first test image of each class that the model gets right, as a PNG."""
     folder = out_dir / "samples" / NAME
     folder.mkdir(parents=True, exist_ok=True)
     samples = []
     for index, label in enumerate(FASHION_MNIST_LABELS):
-        row = int(np.flatnonzero(test.labels == index)[0])
+        row = first_right(test.labels, predicted, index)
         file_name = f"{index}_{label.lower().replace('/', '_').replace(' ', '_')}.png"
         Image.fromarray(test.images[row, :, :, 0], mode="L").save(folder / file_name)
         samples.append({"image": file_name, "expected": label})
@@ -169,7 +170,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         overwrite=True,
     )
     write_metrics(folder, metrics)
-    save_samples(out_dir, test_split)
+    save_samples(out_dir, test_split, probabilities.argmax(1))
     return folder
 
 

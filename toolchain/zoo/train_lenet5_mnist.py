@@ -23,6 +23,7 @@ from toolchain.datasets.training import (
     WithSoftmax,
     accuracy,
     export_onnx,
+    first_right,
     fit,
     onnx_session,
     run_batched,
@@ -111,13 +112,13 @@ def train(model: LeNet5, data: ImageSplit, *, epochs: int, seed: int) -> list[fl
     )
 
 
-def save_samples(out_dir: Path, test: ImageSplit) -> Path:
-    """The first held-out digit of each class as a PNG, with its true label."""
+def save_samples(out_dir: Path, test: ImageSplit, predicted: np.ndarray) -> Path:
+    """The first held-out digit of each class that the model gets right, as a PNG."""
     folder = out_dir / "samples" / NAME
     folder.mkdir(parents=True, exist_ok=True)
     samples = []
     for digit in range(10):
-        row = int(np.flatnonzero(test.labels == digit)[0])
+        row = first_right(test.labels, predicted, digit)
         file_name = f"digit_{digit}.png"
         Image.fromarray(test.images[row, :, :, 0], mode="L").save(folder / file_name)
         samples.append({"image": file_name, "expected": LABELS[digit]})
@@ -177,7 +178,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         overwrite=True,
     )
     write_metrics(folder, metrics)
-    save_samples(out_dir, test_split)
+    save_samples(out_dir, test_split, probabilities.argmax(1))
     return folder
 
 
