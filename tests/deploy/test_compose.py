@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -45,17 +46,20 @@ def test_matches_the_compose_spec() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _compose_config(*args: str) -> dict:
-    """The model Docker Compose itself resolves (profiles, merges, interpolation); no engine."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIATE_", "COMPOSE_"))}
-    result = subprocess.run([tool("docker-compose"), *args, "config", "--format", "json"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+def _compose_config(options: tuple[str, ...] = (), services: tuple[str, ...] = (),
+                    env: dict[str, str] | None = None) -> dict:
+    """The model Docker Compose itself resolves (profiles, merges, interpolation) for `up`
+    with these options and services; needs no engine."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("STRIATE_", "COMPOSE_"))}
+    result = subprocess.run(
+        [tool("docker-compose"), *options, "config", "--format", "json", *services],
+        cwd=ROOT, env={**clean, **(env or {})}, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_docker_compose_accepts_every_profile() -> None:
-    resolved = _compose_config("--profile", "cpu", "--profile", "scale")
+    resolved = _compose_config(("--profile", "cpu", "--profile", "scale"))
     assert set(resolved["services"]) == set(yaml.safe_load(
         (ROOT / "docker-compose.yml").read_text())["services"])
     assert resolved["services"]["striate-replica"]["deploy"]["replicas"] >= 2, "several replicas"
@@ -194,3 +198,29 @@ def test_envoy_listens_where_compose_publishes(compose: dict) -> None:
         routes = manager["route_config"]["virtual_hosts"][0]["routes"]
         clusters = {c["name"] for c in config["static_resources"]["clusters"]}
         assert {r["route"]["cluster"] for r in routes} <= clusters
+
+
+def _documented_up_commands() -> list[tuple[dict[str, str], list[str], list[str]]]:
+    """(environment, options, services) of each `docker compose ... up` line of the docs."""
+    found = []
+    for line in (ROOT / "docs" / "deploy.md").read_text().splitlines():
+        match = re.match(r"((?:\w+=\S+ )*)docker compose ((?:--\S+ \S+ )*)up(?: -d)?([\w -]*)",
+                         line)
+        if match:
+            env = dict(pair.split("=", 1) for pair in match.group(1).split())
+            found.append((env, match.group(2).split(), match.group(3).split()))
+    return found
+
+
+@pytest.mark.parametrize("env,options,services", _documented_up_commands(),
+                         ids=lambda value: " ".join(value) if isinstance(value, list) else None)
+def test_documented_commands_start_services_without_port_clashes(
+        env: dict[str, str], options: list[str], services: list[str]) -> None:
+    resolved = _compose_config(tuple(options), tuple(services), env)["services"]
+    if services:
+        assert set(services) <= set(resolved)
+    published = [port["published"] for service in resolved.values()
+                 for port in service.get("ports", [])]
+    assert len(published) == len(set(published)), f"host ports clash: {sorted(published)}"
+    if "striate-cpu" in services:
+        assert not [s for s in resolved.values() if "deploy" in s], "no GPU on this path"
