@@ -258,3 +258,14 @@ def test_negative_generation_settings_are_invalid(client):
         client.caption(media.solid("red"), max_tokens=-1)
     assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "negative" in error.value.message
+
+
+def test_seq2seq_speech_with_a_kv_cache_decoder_and_30_second_windows(client):
+    rate = 16_000
+    audio = np.zeros(rate * 40, np.float32)  # 40 s: sound in the first window only
+    audio[rate * 5 : rate * 8] = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate * 3) / rate)
+    result = client.transcribe(media.wav(audio, rate), model="tiny_seq2seq")
+    assert result.text == "hello world silence world"
+    assert [(s.start_s, s.end_s, s.text) for s in result.segments] == [
+        (0.0, 30.0, "hello world"), (30.0, 40.0, "silence world")]
+    assert result.duration_s == pytest.approx(40.0)

@@ -213,6 +213,77 @@ def energy_ctc():
                  [tensor("logits", TensorProto.FLOAT, ["T", len(CTC_VOCABULARY)])], inits)
 
 
+SEQ2SEQ_VOCABULARY = ["<|endoftext|>", "<|startoftranscript|>", "<|notimestamps|>", "hello",
+                      "silence", "world"]
+SILENCE_LEVEL = -1.2  # mean whisper log-mel: exactly -1.5 for silence, above -1.2 for sound
+
+
+def mean_level_encoder():
+    """input_features [B, 80, 3000] -> features [B, 1], the mean log-mel level."""
+    nodes = [node("ReduceMean", ["input_features", "ax2"], ["per_band"], keepdims=0),
+             node("ReduceMean", ["per_band", "ax1"], ["features"], keepdims=1)]
+    inits = [const("ax1", np.array([1], np.int64)), const("ax2", np.array([2], np.int64))]
+    return graph(nodes, [tensor("input_features", TensorProto.FLOAT, ["batch", 80, 3000])],
+                 [tensor("features", TensorProto.FLOAT, ["batch", 1])], inits)
+
+
+def kv_cache_decoder(max_positions: int = 32):
+    """A batched kv_cache decoder: after the 2 prompt tokens it says 'hello world' when the
+    window has sound and 'silence world' when not, then <|endoftext|>.
+
+    The position of each new token is the cache length (past_key_values.0.key [B, 1, T, 1])
+    plus its index, so the output is only right if the server feeds `present` back.
+    """
+    vocab = SEQ2SEQ_VOCABULARY
+    table = np.full((max_positions, len(vocab)), -5.0, np.float32)
+    # the logits at position p choose the token at p + 1
+    table[2, vocab.index("world")] = 5
+    table[3:, vocab.index("<|endoftext|>")] = 5
+    at_one = np.zeros((max_positions, 1), np.float32)
+    at_one[1] = 1
+    weights = np.zeros((1, len(vocab)), np.float32)
+    weights[0, vocab.index("hello")], weights[0, vocab.index("silence")] = 20, -20
+    nodes = [
+        node("Shape", ["past_key_values.0.key"], ["t_past_1"], start=2, end=3),
+        node("Shape", ["tokens"], ["t_new_1"], start=1, end=2),
+        node("Squeeze", ["t_past_1"], ["t_past"]),
+        node("Add", ["t_past_1", "t_new_1"], ["t_end_1"]),
+        node("Squeeze", ["t_end_1"], ["t_end"]),
+        node("Range", ["t_past", "t_end", "one"], ["positions"]),
+        node("Gather", ["table", "positions"], ["base"], axis=0),  # [T_new, V]
+        node("Gather", ["at_one", "positions"], ["mask"], axis=0),  # [T_new, 1]
+        node("Sub", ["features", "level"], ["loudness"]),  # [B, 1]
+        node("MatMul", ["loudness", "weights"], ["word_logits"]),  # [B, V]
+        node("Unsqueeze", ["word_logits", "ax1"], ["word_3d"]),  # [B, 1, V]
+        node("Mul", ["mask", "word_3d"], ["word_term"]),  # [B, T_new, V]
+        node("Add", ["base", "word_term"], ["logits"]),
+        node("Cast", ["tokens"], ["tokens_f"], to=TensorProto.FLOAT),
+        node("Mul", ["tokens_f", "zero"], ["zeros"]),
+        node("Unsqueeze", ["zeros", "ax13"], ["new_cache"]),  # [B, 1, T_new, 1]
+        node("Concat", ["past_key_values.0.key", "new_cache"], ["present.0.key"], axis=2),
+    ]
+    inits = [const("table", table), const("at_one", at_one), const("weights", weights),
+             const("level", np.float32(SILENCE_LEVEL)), const("one", np.int64(1)),
+             const("zero", np.float32(0)), const("ax1", np.array([1], np.int64)),
+             const("ax13", np.array([1, 3], np.int64))]
+    return graph(nodes, [tensor("features", TensorProto.FLOAT, ["batch", 1]),
+                         tensor("tokens", TensorProto.INT64, ["batch", "T"]),
+                         tensor("past_key_values.0.key", TensorProto.FLOAT,
+                                ["batch", 1, "P", 1])],
+                 [tensor("logits", TensorProto.FLOAT, ["batch", "T", len(vocab)]),
+                  tensor("present.0.key", TensorProto.FLOAT, ["batch", 1, "S", 1])], inits)
+
+
+def _seq2seq_tokenizer(path: Path) -> None:
+    from tokenizers import AddedToken, Tokenizer, models, pre_tokenizers
+
+    vocab = {word: i for i, word in enumerate(SEQ2SEQ_VOCABULARY)}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer.add_special_tokens([AddedToken(t, special=True) for t in SEQ2SEQ_VOCABULARY[:3]])
+    tokenizer.save(str(path))
+
+
 def _params(**values: str) -> str:
     return "".join(f'parameters {{ key: "{k}" value {{ string_value: "{v}" }} }}\n'
                    for k, v in values.items())
@@ -261,4 +332,12 @@ def build_repository(root: Path) -> Path:
         'max_batch_size: 0\ninput [{ name: "audio" data_type: TYPE_FP32 dims: [-1] }]\n'
         + _params(task="speech", frontend="waveform", decoding="ctc")))
     (folder / "labels.txt").write_text("\n".join(CTC_VOCABULARY) + "\n")
+    folder = save(mean_level_encoder(), root, "tiny_seq2seq", config=(
+        "max_batch_size: 8\n" + _params(task="speech", frontend="whisper_log_mel",
+                                         decoding="seq2seq", decoder="tiny_seq2seq_decoder",
+                                         tokenizer="tokenizer.json", bos_token_ids="1,2",
+                                         eos_token_id="0", max_tokens="8")))
+    _seq2seq_tokenizer(folder / "tokenizer.json")
+    save(kv_cache_decoder(), root, "tiny_seq2seq_decoder", config=(
+        "max_batch_size: 8\n" + _params(task="component", decoder_kind="kv_cache")))
     return root
