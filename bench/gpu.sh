@@ -18,7 +18,8 @@
 # models and logs; default a new temporary one), DURATION (seconds per GPU measurement, 15),
 # CPU_DURATION (10), BATCH (items per batched request, 64), CONCURRENCY (clients for the
 # batched runs, 4), MAX_BATCH (the model's max_batch_size, 128), MODEL (a torchvision
-# classifier name, resnet50). When OUT is set, the table and the logs are copied there.
+# classifier name, resnet50). When OUT is set, the table, the results and the logs are
+# copied there (three files).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,9 +47,11 @@ stop_server() {
 
 finish() {
     stop_server
-    if [[ -n "${OUT:-}" ]]; then
+    if [[ -n "${OUT:-}" ]]; then   # three files: the table, the results, every log
         mkdir -p "$OUT"
-        cp "$WORK"/*.md "$WORK"/*.json "$WORK"/*.log "$OUT"/ 2>/dev/null || true
+        cp "$WORK/gpu-bench.md" "$OUT/" 2>/dev/null || true
+        (cd "$WORK" && tail -n +1 ./*.json >"$OUT/gpu-bench-results.txt" 2>/dev/null) || true
+        (cd "$WORK" && tail -n +1 ./*.log >"$OUT/gpu-bench-logs.txt" 2>/dev/null) || true
     fi
 }
 trap finish EXIT
