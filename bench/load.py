@@ -96,7 +96,12 @@ async def drive_server(url: str, model: str, inputs: dict[str, np.ndarray], conc
 
 def drive_in_process(onnx_path: Path, inputs: dict[str, np.ndarray], threads: int,
                      duration: float, warmup: float, providers: list[str]) -> Result:
+    if "CUDAExecutionProvider" in providers and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA libraries installed as pip packages
     session = ort.InferenceSession(str(onnx_path), providers=providers)
+    if session.get_providers()[0] != providers[0]:
+        raise SystemExit(f"the in-process baseline asked for {providers[0]} but runs on "
+                         f"{session.get_providers()[0]}; it would not be a fair comparison")
     latencies: list[float] = []
     lock = threading.Lock()
     batch = next(iter(inputs.values())).shape[0]
