@@ -141,8 +141,7 @@ def run_task(args: argparse.Namespace) -> int:
     with Client(args.server, timeout_s=args.timeout) as client:
         try:
             for key, outcome in client.stream(items):
-                if many and not args.json:
-                    sys.stderr.write("\r\033[K")
+                progress.clear()
                 failures += not _report(args, inputs[int(key)], outcome, many)
                 progress.advance()
         except ClientError as error:

@@ -8,7 +8,11 @@ from typing import TextIO
 
 
 class Progress:
-    """`[#####.....] 12/40  8.1/s` redrawn on one line of stderr; silent for a single item."""
+    """`[#####.....] 12/40  8.1/s` redrawn on one line of stderr; silent for a single item.
+
+    On a terminal the bar moves as items finish; elsewhere (a log, a pipe) only the final
+    state is written, once.
+    """
 
     def __init__(self, total: int, label: str = "", stream: TextIO | None = None,
                  width: int = 30) -> None:
@@ -18,6 +22,7 @@ class Progress:
         self.width = width
         self.done = 0
         self.started = time.perf_counter()
+        self.live = total > 1 and self.stream.isatty()
 
     @property
     def elapsed_s(self) -> float:
@@ -25,8 +30,13 @@ class Progress:
 
     def advance(self, count: int = 1) -> None:
         self.done += count
-        if self.total > 1:
+        if self.live:
             self._draw()
+
+    def clear(self) -> None:
+        """Blank the bar's line so that other output can be printed (terminals only)."""
+        if self.live:
+            self.stream.write("\r\033[K")
 
     def _draw(self) -> None:
         filled = round(self.width * self.done / max(1, self.total))
@@ -37,5 +47,6 @@ class Progress:
 
     def close(self) -> None:
         if self.total > 1:
+            self._draw()
             self.stream.write("\n")
             self.stream.flush()
