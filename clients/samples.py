@@ -4,7 +4,8 @@ Two layouts of expected.json are read:
 
 - `{"model", "task", "samples": [{"image" | "audio": file, "question"?, "expected": ...}]}`
   where `expected` is the label, caption, answer or transcript (for segmentation: the class
-  names present);
+  names present, and with `mask`, the true class map, matched to within PIXEL_SLACK of
+  `pixel_accuracy_of_committed_model`);
 - `{"model", "task", "images": {file: {...}}}` with, for detection, the `boxes` found (IoU at
   least `box_iou_at_least`), for segmentation, `<label>_share_range` per class.
 """
@@ -16,6 +17,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from PIL import Image
 
 from .client import StreamItem
 from .results import (
@@ -32,6 +36,7 @@ from .results import (
 CLIENT_TASK = {"classification": "classify", "detection": "detect", "segmentation": "segment",
                "captioning": "caption", "vqa": "ask", "speech": "transcribe"}
 DEFAULT_MAX_WORD_ERROR_RATE = 0.25
+PIXEL_SLACK = 0.02  # pixel accuracy may fall this far below the one the zoo measured
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,15 @@ def _check_detection(case: SampleCase, result: Detections) -> tuple[bool, str]:
 
 def _check_segmentation(case: SampleCase, result: Segmentation) -> tuple[bool, str]:
     shares = {s.label: s.pixel_fraction for s in result.shares}
+    if "mask" in case.expected:
+        truth = np.asarray(Image.open(case.path.parent / case.expected["mask"]))
+        found = result.class_map
+        if found.shape != truth.shape:
+            return False, f"class map is {found.shape}, the true mask {truth.shape}"
+        accuracy = float(np.mean(found == truth))
+        least = case.expected.get("pixel_accuracy_of_committed_model", 0.9) - PIXEL_SLACK
+        if accuracy < least:
+            return False, f"pixel accuracy {accuracy:.3f} < {least:.3f}"
     if isinstance(case.expected.get("expected"), list):
         wanted = set(case.expected["expected"])
         present = {label for label, share in shares.items() if share >= 0.001}

@@ -78,3 +78,34 @@ def test_text_checks(tmp_path):
 ])
 def test_word_error_rate(reference, hypothesis, rate):
     assert word_error_rate(reference, hypothesis) == pytest.approx(rate)
+
+
+def test_segmentation_against_a_true_mask(tmp_path):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    truth = np.zeros((4, 5), np.uint8)
+    truth[1:3, 1:4] = 2
+    Image.fromarray(truth).save(tmp_path / "m.png")
+    (tmp_path / "expected.json").write_text(json.dumps({"model": "s", "task": "segmentation",
+        "samples": [{"image": "a.png", "expected": ["circle"], "mask": "m.png",
+                     "pixel_accuracy_of_committed_model": 0.95}]}))
+    [case] = load_cases(tmp_path)
+
+    def result(class_map):
+        buffer = io.BytesIO()
+        Image.fromarray(class_map).save(buffer, "PNG")
+        shares = [ClassShare(int(i), ["background", "square", "circle"][i], 0.5)
+                  for i in np.unique(class_map)]
+        return Segmentation("s", buffer.getvalue(), ["background", "square", "circle"], shares,
+                            5, 4)
+
+    assert check(case, result(truth))[0]
+    off = truth.copy()
+    off[0, 0] = 2  # 19/20 right: 0.95 is within the slack
+    assert check(case, result(off))[0]
+    off[0, 1:3] = 2  # 17/20
+    passed, reason = check(case, result(off))
+    assert not passed and "pixel accuracy 0.850" in reason
