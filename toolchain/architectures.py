@@ -90,6 +90,11 @@ def register(architecture: Architecture) -> Architecture:
     return architecture
 
 
+def unregister(name: str) -> None:
+    """Remove an architecture (tests that register throwaway ones clean up with it)."""
+    _REGISTRY.pop(name, None)
+
+
 def architectures() -> dict[str, Architecture]:
     """Every registered architecture by name (imports the families on first use)."""
     for family in FAMILIES:
