@@ -3,7 +3,7 @@
 One input prints its result; many (a folder, a glob, several paths) go over one stream,
 concurrently, with a progress bar and a throughput summary. `detect` and `segment` write
 the image with boxes or the mask drawn on it when `--out` is given (a file for one input, a
-folder for many).
+folder for many); `transcribe --out` draws the waveform with its timed segments.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from .client import DEFAULT_SERVER, Client, StreamItem
 from .progress import Progress
-from .render import draw_detections, overlay_segmentation, save_png
+from .render import draw_detections, draw_transcript, overlay_segmentation, save_png
 from .results import (
     Answers,
     Caption,
@@ -86,9 +86,11 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def render_to(path: Path, source: Path, result: Result) -> bool:
-    """Write the drawn result for detect/segment; False when the task draws nothing."""
+    """Write the drawn result of detect, segment or transcribe; False for other tasks."""
     if isinstance(result, Detections):
         image = draw_detections(source, result)
+    elif isinstance(result, Transcript):
+        image = draw_transcript(source, result)
     elif isinstance(result, Segmentation):
         image = overlay_segmentation(source, result)
     else:
@@ -207,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _task_parser(sub, "ask", "answer a question about an image")
     p.add_argument("--question", "-q", required=True, help="the question, e.g. 'what shape?'")
     p.add_argument("--top-k", type=int, default=3, help="answers to show (default: %(default)s)")
-    _task_parser(sub, "transcribe", "turn speech into text (WAV or FLAC)", what="audio")
+    p = _task_parser(sub, "transcribe", "turn speech into text (WAV or FLAC)", what="audio")
+    p.add_argument("--out", help="PNG of the waveform with the timed segments shaded (a "
+                   "folder for several inputs)")
     models = sub.add_parser("models", help="list the tasks and models the server offers",
                             description="list the tasks and models the server offers")
     _common(models)

@@ -18,7 +18,13 @@ from pathlib import Path
 
 from .client import DEFAULT_SERVER, Client
 from .progress import Progress
-from .render import draw_detections, overlay_segmentation, save_png, with_text
+from .render import (
+    draw_detections,
+    draw_transcript,
+    overlay_segmentation,
+    save_png,
+    with_text,
+)
 from .results import (
     Answers,
     Caption,
@@ -46,12 +52,11 @@ def render(case: SampleCase, result: Result, folder: Path, index: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{case.path.stem}_{index}" if case.options.get("question") else case.path.stem
     if isinstance(result, Transcript):
-        path = folder / f"{stem}.txt"
         lines = [result.text, ""] + [f"[{s.start_s:6.2f} - {s.end_s:6.2f}] {s.text}"
                                       for s in result.segments]
-        path.write_text("\n".join(lines) + "\n")
-        return path
-    if isinstance(result, Detections):
+        (folder / f"{stem}.txt").write_text("\n".join(lines) + "\n")
+        image = draw_transcript(case.path, result)
+    elif isinstance(result, Detections):
         image = draw_detections(case.path, result)
     elif isinstance(result, Segmentation):
         image = overlay_segmentation(case.path, result)

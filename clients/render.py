@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import os
+import textwrap
+import wave
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from .results import Detections, Segmentation
+from .results import Detections, Segmentation, Transcript
 
 # distinct, saturated colours; class i (i >= 1 for masks) takes PALETTE[i % len]
 PALETTE: list[tuple[int, int, int]] = [
@@ -103,4 +105,45 @@ def with_text(image: bytes | str | os.PathLike | Image.Image, lines: list[str],
     draw = ImageDraw.Draw(canvas)
     for i, line in enumerate(lines):
         draw.text((6, base.height + 4 + i * line_height), line, fill=(0, 0, 0), font=font)
+    return canvas
+
+
+def wav_samples(audio: bytes | str | os.PathLike) -> np.ndarray | None:
+    """Mono samples in -1..1 of an integer-PCM WAV (stdlib only); None for other files."""
+    try:
+        source = io.BytesIO(audio) if isinstance(audio, bytes) else open(audio, "rb")  # noqa: SIM115
+        with source, wave.open(source) as recording:
+            width, channels = recording.getsampwidth(), recording.getnchannels()
+            raw = recording.readframes(recording.getnframes())
+    except (wave.Error, EOFError, OSError):
+        return None
+    if width == 1:
+        values = np.frombuffer(raw, np.uint8).astype(np.float32) - 128
+    elif width in (2, 4):
+        values = np.frombuffer(raw, np.int16 if width == 2 else np.int32).astype(np.float32)
+    else:
+        return None
+    return values.reshape(-1, channels).mean(axis=1) / float(2 ** (8 * width - 1))
+
+
+def draw_transcript(audio: bytes | str | os.PathLike, result: Transcript,
+                    width: int = 800) -> Image.Image:
+    """The waveform with each timed segment shaded in its colour, and the text below."""
+    wave_height, font = 140, _font(18)
+    lines = textwrap.wrap(result.text, width=max(20, width // 10)) or ["(no speech)"]
+    canvas = Image.new("RGB", (width, wave_height + 16 + 24 * len(lines)), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas, "RGBA")
+    duration = max(result.duration_s, 1e-6)
+    for i, segment in enumerate(result.segments):
+        x1, x2 = (round(width * s / duration) for s in (segment.start_s, segment.end_s))
+        draw.rectangle((x1, 0, max(x1 + 1, x2), wave_height), fill=colour_of(i + 1) + (70,))
+    samples = wav_samples(audio)
+    if samples is not None and samples.size:
+        middle, scale = wave_height / 2, wave_height / 2 - 4
+        for x, chunk in enumerate(np.array_split(samples, width)):
+            if chunk.size:
+                draw.line((x, middle - scale * chunk.max(), x, middle - scale * chunk.min()),
+                          fill=(60, 60, 60))
+    for i, line in enumerate(lines):
+        draw.text((8, wave_height + 8 + 24 * i), line, fill=(0, 0, 0), font=font)
     return canvas

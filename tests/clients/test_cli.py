@@ -142,3 +142,18 @@ def test_unreachable_server_is_a_clear_error(task, tmp_path):
                            "127.0.0.1:1", "--timeout", "5"], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 1 and "UNAVAILABLE" in done.stderr
+
+
+def test_transcribe_draws_the_waveform_with_its_segments(tiny_server, tmp_path):
+    audio = tmp_path / "bursts.wav"
+    audio.write_bytes(media.wav(media.bursts(), 16_000))
+    out = tmp_path / "speech.png"
+    done = cli(tiny_server, "transcribe", str(audio), "--out", str(out))
+    assert done.stdout.startswith("a a")
+    drawn = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    width = drawn.shape[1]
+    # the first word spans 0.25..0.375 s of 1 s: shaded in the first segment's colour
+    shaded = drawn[5, int(0.3 * width)]
+    assert np.abs(shaded - (0.73 * 255 + 0.27 * np.array(colour_of(1)))).max() <= 2
+    assert (drawn[5, int(0.1 * width)] == 255).all()  # no speech there: white
+    assert (drawn[:140, int(0.3 * width)] < 100).all(axis=-1).any()  # the loud waveform
