@@ -153,6 +153,9 @@ def save_samples(out_dir: Path, test: list[Scene], predicted: np.ndarray) -> Pat
                 "image": image_name,
                 "expected": [SEGMENTATION_CLASSES[c] for c in present],
                 "mask": mask_name,
+                "pixel_accuracy_of_committed_model": round(
+                    float(np.mean(predicted[row] == scene.class_map)), 4
+                ),
             }
         )
     return write_samples(folder, NAME, "segmentation", samples)
