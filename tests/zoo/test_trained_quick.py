@@ -24,7 +24,7 @@ COMPONENTS = {"shapes_captioner": ["shapes_captioner_decoder"]}
 
 def declared_tensors(config: str, kind: str) -> list[str]:
     block = re.search(rf"^{kind} \[(.*?)^\]", config, re.S | re.M)
-    return re.findall(r'name: "([^"]+)"', block.group(1)) if block else []
+    return re.findall(r'^\s*name: "([^"]+)"', block.group(1), re.M) if block else []
 
 
 def test_every_trained_model_has_a_script():
