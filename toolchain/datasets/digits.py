@@ -89,4 +89,4 @@ def _read_idx(path: Path) -> np.ndarray:
         raw = stream.read()
     ndim = raw[3]
     shape = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4)
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()
