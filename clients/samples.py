@@ -3,7 +3,8 @@
 Two layouts of expected.json are read:
 
 - `{"model", "task", "samples": [{"image" | "audio": file, "question"?, "expected": ...}]}`
-  where `expected` is the label, caption, answer or transcript (for segmentation: the class
+  where `expected` is the label, caption, answer or words said (speech also matches the
+  model's own greedy `transcript` where given) (for segmentation: the class
   names present, and with `mask`, the true class map, matched to within PIXEL_SLACK of
   `pixel_accuracy_of_committed_model`);
 - `{"model", "task", "images": {file: {...}}}` with, for detection, the `boxes` found (IoU at
@@ -159,7 +160,11 @@ def check(case: SampleCase, result: Result) -> tuple[bool, str]:
         reference = str(want or case.expected.get("text", ""))
         rate = word_error_rate(reference, result.text)
         limit = case.expected.get("max_wer", DEFAULT_MAX_WORD_ERROR_RATE)
-        return rate <= limit, f"word error rate {rate:.2f} (limit {limit})"
+        reason = f"word error rate {rate:.2f} (limit {limit})"
+        own = case.expected.get("transcript")  # the model's greedy output where it was made
+        if own is not None and normalise_text(own) != normalise_text(result.text):
+            return False, f"{reason}; differs from the model's own transcript {own!r}"
+        return rate <= limit, reason
     if isinstance(result, Detections):
         return _check_detection(case, result)
     if isinstance(result, Segmentation):

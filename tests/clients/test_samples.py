@@ -70,6 +70,12 @@ def test_text_checks(tmp_path):
     assert not check(label, Caption("m", "six", 0.0))[0]
     assert check(speech, Transcript("m", "and so my fellow americans ask not", [], 2.0))[0]
     assert not check(speech, Transcript("m", "and so my friends", [], 2.0))[0]
+    (tmp_path / "expected.json").write_text(json.dumps({"model": "m", "task": "speech",
+        "samples": [{"audio": "b.wav", "expected": "eight of spades four of clubs",
+                     "transcript": "Eight of spades, four of close."}]}))
+    [own] = load_cases(tmp_path)
+    assert check(own, Transcript("m", "eight of spades four of close", [], 1.0))[0]
+    assert not check(own, Transcript("m", "eight of spades four of clubs", [], 1.0))[0]
 
 
 @pytest.mark.parametrize(("reference", "hypothesis", "rate"), [
