@@ -85,7 +85,7 @@ def write_int8(
     overwrite: bool,
 ) -> Path:
     """Static QDQ quantisation calibrated on `calibration` images, verified, `<name>_int8`."""
-    images = load_images(calibration, component)
+    images = load_images(calibration, *component.inputs[0].dims)
     quantized = quantize_int8(model, images)
     checks = [agreement_check(component, quantized, images)]
     _raise_on_failure("int8", checks)
@@ -146,12 +146,11 @@ def agreement_check(component: Component, quantized: onnx.ModelProto, images: np
     }
 
 
-def load_images(folder: Path, component: Component) -> np.ndarray:
+def load_images(folder: Path, height: int, width: int, channels: int) -> np.ndarray:
     """The folder's images, resized (stretched) to the model's input size, as uint8 NHWC."""
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ExportError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-    height, width, channels = component.inputs[0].dims
     mode = "L" if channels == 1 else "RGB"
     arrays = []
     for file in files[:MAX_CALIBRATION_IMAGES]:
