@@ -80,7 +80,8 @@ def describe(result: Result | ModelList) -> str:
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     names = {
         "classify": ["top_k"], "detect": ["score_threshold", "max_detections"], "segment": [],
-        "caption": ["max_tokens", "beam_width"], "ask": ["question", "top_k"], "transcribe": [],
+        "caption": ["max_tokens", "beam_width"], "ask": ["question", "top_k"],
+        "transcribe": ["beam_width"],
     }[args.task]
     return {name: getattr(args, name) for name in names}
 
@@ -212,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _task_parser(sub, "transcribe", "turn speech into text (WAV or FLAC)", what="audio")
     p.add_argument("--out", help="PNG of the waveform with the timed segments shaded (a "
                    "folder for several inputs)")
+    p.add_argument("--beam-width", type=int, default=1,
+                   help="encoder-decoder models: 1 greedy, more: beam search")
     models = sub.add_parser("models", help="list the tasks and models the server offers",
                             description="list the tasks and models the server offers")
     _common(models)

@@ -155,8 +155,9 @@ class Client:
             top_k: int = 3) -> Answers:
         return self._call("ask", image, model, version, question=question, top_k=top_k)
 
-    def transcribe(self, audio: Input, *, model: str = "", version: str = "") -> Transcript:
-        return self._call("transcribe", audio, model, version)
+    def transcribe(self, audio: Input, *, model: str = "", version: str = "",
+                   beam_width: int = 1) -> Transcript:
+        return self._call("transcribe", audio, model, version, beam_width=beam_width)
 
     def models(self) -> ModelList:
         try:
@@ -225,8 +226,9 @@ class AsyncClient:
                   top_k: int = 3) -> Answers:
         return await self._call("ask", image, model, version, question=question, top_k=top_k)
 
-    async def transcribe(self, audio: Input, *, model: str = "", version: str = "") -> Transcript:
-        return await self._call("transcribe", audio, model, version)
+    async def transcribe(self, audio: Input, *, model: str = "", version: str = "",
+                         beam_width: int = 1) -> Transcript:
+        return await self._call("transcribe", audio, model, version, beam_width=beam_width)
 
     async def models(self) -> ModelList:
         try:

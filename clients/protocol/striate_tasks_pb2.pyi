@@ -185,14 +185,16 @@ class AnswerQuestionResponse(_message.Message):
     def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., answers: _Optional[_Iterable[_Union[Answer, _Mapping]]] = ...) -> None: ...
 
 class TranscribeRequest(_message.Message):
-    __slots__ = ("model", "version", "audio")
+    __slots__ = ("model", "version", "audio", "beam_width")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
+    BEAM_WIDTH_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: str
     audio: bytes
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., audio: _Optional[bytes] = ...) -> None: ...
+    beam_width: int
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., audio: _Optional[bytes] = ..., beam_width: _Optional[int] = ...) -> None: ...
 
 class TranscriptSegment(_message.Message):
     __slots__ = ("start_s", "end_s", "text")

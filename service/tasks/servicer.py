@@ -100,7 +100,8 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
 
     async def _transcribe(self, request: pb.TranscribeRequest) -> pb.TranscribeResponse:
         model = resolve_model(self.core, "speech", request.model, request.version)
-        result = await transcribe(self.core, model, request.audio, self.limits)
+        result = await transcribe(self.core, model, request.audio, self.limits,
+                                  request.beam_width)
         segments = [pb.TranscriptSegment(start_s=s.start_s, end_s=s.end_s, text=s.text)
                     for s in result.segments]
         return pb.TranscribeResponse(model=_model_ref(model), text=result.text,

@@ -92,8 +92,8 @@ async def _transcribe_ctc(core: InferenceCore, model: LoadedModel,
     return " ".join(w.text for w in words), words
 
 
-async def _transcribe_window(core: InferenceCore, model: LoadedModel,
-                             window: np.ndarray) -> str:
+async def _transcribe_window(core: InferenceCore, model: LoadedModel, window: np.ndarray,
+                             beam_width: int) -> str:
     from .whisper_features import log_mel_spectrogram
 
     features = (await asyncio.to_thread(log_mel_spectrogram, window)).astype(np.float32)
@@ -105,18 +105,19 @@ async def _transcribe_window(core: InferenceCore, model: LoadedModel,
     if not start:
         raise InvalidInput(f"model '{model.name}' sets no bos_token_ids to start decoding")
     eos = int(parameter(model, "eos_token_id", "-1"))
-    best = await beam_search(runner.step, start, eos, int_parameter(model, "max_tokens", 128))
+    best = await beam_search(runner.step, start, eos, int_parameter(model, "max_tokens", 128),
+                             beam_width)
     return tokenizer_of(model).decode(list(best.tokens[len(start):]),
                                       skip_special_tokens=True).strip()
 
 
-async def _transcribe_seq2seq(core: InferenceCore, model: LoadedModel,
-                              audio: np.ndarray) -> tuple[str, list[Segment]]:
+async def _transcribe_seq2seq(core: InferenceCore, model: LoadedModel, audio: np.ndarray,
+                              beam_width: int) -> tuple[str, list[Segment]]:
     window = WHISPER_RATE * WHISPER_WINDOW_S
     segments = []
     for offset in range(0, audio.size, window):
         piece = audio[offset : offset + window]
-        text = await _transcribe_window(core, model, piece)
+        text = await _transcribe_window(core, model, piece, beam_width)
         if text:
             start = offset / WHISPER_RATE
             segments.append(Segment(start, start + piece.size / WHISPER_RATE, text))
@@ -124,14 +125,17 @@ async def _transcribe_seq2seq(core: InferenceCore, model: LoadedModel,
 
 
 async def transcribe(core: InferenceCore, model: LoadedModel, audio: bytes,
-                     limits: TaskLimits) -> TranscribeResult:
+                     limits: TaskLimits, beam_width: int = 1) -> TranscribeResult:
+    if beam_width < 0:
+        raise InvalidInput("beam_width must not be negative (0 or 1: greedy)")
     frontend = parameter(model, "frontend", "waveform")
     decoding = parameter(model, "decoding", "ctc")
     rate = int(parameter(model, "sample_rate", str(WHISPER_RATE)))
     samples = await asyncio.to_thread(decode_audio, audio, rate, limits.audio)
     duration = samples.size / rate
     if frontend == "whisper_log_mel" and decoding == "seq2seq":
-        text, segments = await _transcribe_seq2seq(core, model, samples)
+        text, segments = await _transcribe_seq2seq(
+            core, model, samples, max(1, min(beam_width, limits.max_beam_width)))
     elif frontend == "waveform" and decoding == "ctc":
         text, segments = await _transcribe_ctc(core, model, samples, rate)
     else:

@@ -269,3 +269,13 @@ def test_seq2seq_speech_with_a_kv_cache_decoder_and_30_second_windows(client):
     assert [(s.start_s, s.end_s, s.text) for s in result.segments] == [
         (0.0, 30.0, "hello world"), (30.0, 40.0, "silence world")]
     assert result.duration_s == pytest.approx(40.0)
+
+
+def test_seq2seq_speech_with_beam_search(client):
+    rate = 16_000
+    audio = 0.5 * np.sin(2 * np.pi * 440 * np.arange(rate * 2) / rate)
+    result = client.transcribe(media.wav(audio, rate), model="tiny_seq2seq", beam_width=3)
+    assert result.text == "hello world"
+    with pytest.raises(ClientError) as error:
+        client.transcribe(media.wav(audio, rate), model="tiny_seq2seq", beam_width=-1)
+    assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
