@@ -133,7 +133,7 @@ def colour_encoder():
                  [tensor("features", TensorProto.FLOAT, ["batch", 3])], inits)
 
 
-def caption_decoder(max_positions: int = 32):
+def caption_decoder(max_positions: int = 256):
     """logits [T, V] for tokens [T]: 'a <colour> square <eos>' whatever came before.
 
     Position 0 -> 'a', 1 -> the dominant colour of `features`, 2 -> 'square', then '<eos>'.
@@ -227,7 +227,7 @@ def mean_level_encoder():
                  [tensor("features", TensorProto.FLOAT, ["batch", 1])], inits)
 
 
-def kv_cache_decoder(max_positions: int = 32):
+def kv_cache_decoder(max_positions: int = 256):
     """A batched kv_cache decoder: after the 2 prompt tokens it says 'hello world' when the
     window has sound and 'silence world' when not, then <|endoftext|>.
 
