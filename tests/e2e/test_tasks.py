@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clients import AsyncClient, ClientError, StreamItem
+from clients import AsyncClient, Client, ClientError, StreamItem
 from tests.e2e import media
 from tests.e2e.tiny_models import DETECTOR_SIZE
 
@@ -279,3 +279,16 @@ def test_seq2seq_speech_with_beam_search(client):
     with pytest.raises(ClientError) as error:
         client.transcribe(media.wav(audio, rate), model="tiny_seq2seq", beam_width=-1)
     assert error.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_client_leaving_mid_stream_leaves_the_server_serving(tiny_server):
+    leaving = Client(tiny_server.grpc_url)
+    results = leaving.stream(StreamItem(str(i), "caption", media.solid("red"),
+                                        options={"beam_width": 3}) for i in range(300))
+    for count, _ in enumerate(results):
+        if count == 5:
+            break
+    leaving.close()
+    with Client(tiny_server.grpc_url) as staying:
+        assert staying.classify(media.solid("green")).top.label == "green"
+    assert "Traceback" not in tiny_server.log()
