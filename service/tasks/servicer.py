@@ -212,7 +212,11 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
             reader.cancel()
 
 
-def add_task_service(server: grpc.aio.Server, core: InferenceCore) -> list[str]:
-    """Register the task API on the server; returns its full service names (for reflection)."""
-    pb_grpc.add_TaskServiceServicer_to_server(TaskServicer(core), server)
+def add_task_service(server: grpc.aio.Server, core: InferenceCore,
+                     limits: TaskLimits | None = None) -> list[str]:
+    """Register the task API on the server; returns its full service names (for reflection).
+
+    `limits` (pixel count, audio duration, question length...) default to TaskLimits().
+    """
+    pb_grpc.add_TaskServiceServicer_to_server(TaskServicer(core, limits), server)
     return [pb.DESCRIPTOR.services_by_name["TaskService"].full_name]
