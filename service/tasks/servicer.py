@@ -134,25 +134,32 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
             code, message = status_of(exc)
         await context.abort(code, message)
 
-    async def Classify(self, request, context):  # noqa: N802 - gRPC method names
+    async def Classify(self, request: pb.ClassifyRequest,  # noqa: N802 - gRPC method names
+                       context: grpc.aio.ServicerContext) -> pb.ClassifyResponse:
         return await self._unary(lambda: self._classify(request), context)
 
-    async def Detect(self, request, context):  # noqa: N802
+    async def Detect(self, request: pb.DetectRequest,  # noqa: N802 - gRPC method names
+                     context: grpc.aio.ServicerContext) -> pb.DetectResponse:
         return await self._unary(lambda: self._detect(request), context)
 
-    async def Segment(self, request, context):  # noqa: N802
+    async def Segment(self, request: pb.SegmentRequest,  # noqa: N802 - gRPC method names
+                      context: grpc.aio.ServicerContext) -> pb.SegmentResponse:
         return await self._unary(lambda: self._segment(request), context)
 
-    async def Caption(self, request, context):  # noqa: N802
+    async def Caption(self, request: pb.CaptionRequest,  # noqa: N802 - gRPC method names
+                      context: grpc.aio.ServicerContext) -> pb.CaptionResponse:
         return await self._unary(lambda: self._caption(request), context)
 
-    async def AnswerQuestion(self, request, context):  # noqa: N802
+    async def AnswerQuestion(self, request: pb.AnswerQuestionRequest,  # noqa: N802
+                             context: grpc.aio.ServicerContext) -> pb.AnswerQuestionResponse:
         return await self._unary(lambda: self._answer(request), context)
 
-    async def Transcribe(self, request, context):  # noqa: N802
+    async def Transcribe(self, request: pb.TranscribeRequest,  # noqa: N802 - gRPC method names
+                         context: grpc.aio.ServicerContext) -> pb.TranscribeResponse:
         return await self._unary(lambda: self._transcribe(request), context)
 
-    async def ListModels(self, request, context):  # noqa: N802
+    async def ListModels(self, request: pb.ListModelsRequest,  # noqa: N802
+                         context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
         async def work():
             return self._list()
         return await self._unary(work, context)
@@ -178,7 +185,7 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
         return pb.TaskResponse(id=request.id, **{kind: result})
 
     async def Stream(self, request_iterator: AsyncIterator[pb.TaskRequest],  # noqa: N802
-                     context) -> AsyncIterator[pb.TaskResponse]:
+                     context: grpc.aio.ServicerContext) -> AsyncIterator[pb.TaskResponse]:
         """Serves requests as they arrive, up to STREAM_WINDOW at once; answers as they finish."""
         done: asyncio.Queue[pb.TaskResponse | None] = asyncio.Queue()
         slots = asyncio.Semaphore(STREAM_WINDOW)
