@@ -6,6 +6,7 @@ import io
 import os
 import textwrap
 import wave
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -111,8 +112,8 @@ def with_text(image: bytes | str | os.PathLike | Image.Image, lines: list[str],
 def wav_samples(audio: bytes | str | os.PathLike) -> np.ndarray | None:
     """Mono samples in -1..1 of an integer-PCM WAV (stdlib only); None for other files."""
     try:
-        source = io.BytesIO(audio) if isinstance(audio, bytes) else open(audio, "rb")  # noqa: SIM115
-        with source, wave.open(source) as recording:
+        source = io.BytesIO(audio if isinstance(audio, bytes) else Path(audio).read_bytes())
+        with wave.open(source) as recording:
             width, channels = recording.getsampwidth(), recording.getnchannels()
             raw = recording.readframes(recording.getnframes())
     except (wave.Error, EOFError, OSError):
