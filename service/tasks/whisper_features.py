@@ -34,9 +34,10 @@ def hz_to_mel(frequencies: np.ndarray) -> np.ndarray:
     """Slaney's mel scale (as librosa's `htk=False`): linear to 1 kHz, logarithmic above."""
     frequencies = np.asarray(frequencies, dtype=np.float64)
     linear = frequencies / _SLANEY_LINEAR_STEP_HZ
-    logarithmic = _SLANEY_BREAK_MEL + np.log(
-        np.maximum(frequencies, _SLANEY_BREAK_HZ) / _SLANEY_BREAK_HZ
-    ) / _SLANEY_LOG_STEP
+    logarithmic = (
+        _SLANEY_BREAK_MEL
+        + np.log(np.maximum(frequencies, _SLANEY_BREAK_HZ) / _SLANEY_BREAK_HZ) / _SLANEY_LOG_STEP
+    )
     return np.where(frequencies >= _SLANEY_BREAK_HZ, logarithmic, linear)
 
 

@@ -43,8 +43,9 @@ def test_reader_round_trips_every_dtype_scalars_and_aliases(tmp_path):
         "decoder/count": np.asarray(np.int32(70000)),
         "decoder/pre_norm": np.asarray(np.int8(1)),
     }
-    model = CTranslate2Model("WhisperSpec", 3, variables,
-                             {"decoder/projection/weight": "decoder/embeddings/weight"})
+    model = CTranslate2Model(
+        "WhisperSpec", 3, variables, {"decoder/projection/weight": "decoder/embeddings/weight"}
+    )
     write_model_bin(tmp_path / "model.bin", model)
 
     read = read_model_bin(tmp_path / "model.bin")
@@ -54,8 +55,9 @@ def test_reader_round_trips_every_dtype_scalars_and_aliases(tmp_path):
     for name, array in variables.items():
         assert read[name].dtype == array.dtype and read[name].shape == array.shape
         np.testing.assert_array_equal(read[name], array)
-    np.testing.assert_array_equal(read["decoder/projection/weight"],
-                                  variables["decoder/embeddings/weight"])
+    np.testing.assert_array_equal(
+        read["decoder/projection/weight"], variables["decoder/embeddings/weight"]
+    )
     assert read.scalar("encoder/num_heads") == 6 and read.scalar("decoder/count") == 70000
 
 
@@ -108,8 +110,9 @@ def test_log_mel_matches_whisper_feature_extractor(feature_extractor, seconds):
     rng = np.random.default_rng(int(seconds * 100))
     samples = int(seconds * 16_000)
     time_s = np.arange(samples) / 16_000
-    audio = (0.3 * np.sin(2 * np.pi * 220 * time_s * (1 + time_s))
-             + 0.05 * rng.standard_normal(samples)).astype(np.float32)
+    audio = (
+        0.3 * np.sin(2 * np.pi * 220 * time_s * (1 + time_s)) + 0.05 * rng.standard_normal(samples)
+    ).astype(np.float32)
 
     ours = log_mel_spectrogram(audio)
     theirs = feature_extractor(audio, sampling_rate=16_000, return_tensors="np").input_features[0]
@@ -148,8 +151,15 @@ def test_pocketsphinx_recordings_come_with_their_words():
 # --- the import path on a tiny random Whisper -------------------------------------------------
 
 WORDS = [f"w{i}" for i in range(40)]
-SPECIALS = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|transcribe|>",
-            "<|notimestamps|>", "<|0.00|>", "<|0.02|>"]
+SPECIALS = [
+    "<|endoftext|>",
+    "<|startoftranscript|>",
+    "<|en|>",
+    "<|transcribe|>",
+    "<|notimestamps|>",
+    "<|0.00|>",
+    "<|0.02|>",
+]
 
 
 def _tiny_tokenizer(path: Path) -> None:
@@ -167,11 +177,21 @@ def _tiny_whisper():
 
     torch.manual_seed(0)
     config = WhisperConfig(
-        vocab_size=len(WORDS) + len(SPECIALS), num_mel_bins=80, d_model=16,
-        encoder_layers=1, decoder_layers=2, encoder_attention_heads=2,
-        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        max_source_positions=1500, max_target_positions=24, activation_function="gelu",
-        decoder_start_token_id=len(WORDS) + 1, eos_token_id=len(WORDS), pad_token_id=len(WORDS),
+        vocab_size=len(WORDS) + len(SPECIALS),
+        num_mel_bins=80,
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_source_positions=1500,
+        max_target_positions=24,
+        activation_function="gelu",
+        decoder_start_token_id=len(WORDS) + 1,
+        eos_token_id=len(WORDS),
+        pad_token_id=len(WORDS),
         bos_token_id=len(WORDS),
     )
     model = WhisperForConditionalGeneration(config).eval()
@@ -193,8 +213,9 @@ def tiny_import(tmp_path_factory):
     whisper_import.write_wav(clip, 0.4 * np.sin(2 * np.pi * 330 * time_s))
     recordings = [whisper_import.Recording("tone", clip, "w1 w2")]
     repository = tmp_path_factory.mktemp("repository")
-    folder = whisper_import.import_whisper(source, repository, name="tiny_whisper",
-                                           recordings=recordings)
+    folder = whisper_import.import_whisper(
+        source, repository, name="tiny_whisper", recordings=recordings
+    )
     return {"source": source, "whisper": whisper, "folder": folder, "clip": clip}
 
 
@@ -212,11 +233,16 @@ def test_import_writes_both_folders_as_the_contract_says(tiny_import):
     folder = tiny_import["folder"]
     decoder = folder.parent / "tiny_whisper_decoder"
     config = (folder / "config.pbtxt").read_text()
-    for key, value in [("task", "speech"), ("frontend", "whisper_log_mel"),
-                       ("decoding", "seq2seq"), ("decoder", "tiny_whisper_decoder"),
-                       ("decoder_kind", "kv_cache"), ("tokenizer", "tokenizer.json"),
-                       ("bos_token_ids", f"{len(WORDS) + 1},{len(WORDS) + 4}"),
-                       ("eos_token_id", str(len(WORDS)))]:
+    for key, value in [
+        ("task", "speech"),
+        ("frontend", "whisper_log_mel"),
+        ("decoding", "seq2seq"),
+        ("decoder", "tiny_whisper_decoder"),
+        ("decoder_kind", "kv_cache"),
+        ("tokenizer", "tokenizer.json"),
+        ("bos_token_ids", f"{len(WORDS) + 1},{len(WORDS) + 4}"),
+        ("eos_token_id", str(len(WORDS))),
+    ]:
         assert f'key: "{key}" value {{ string_value: "{value}" }}' in config
     decoder_config = (decoder / "config.pbtxt").read_text()
     assert 'key: "task" value { string_value: "component" }' in decoder_config
@@ -227,8 +253,13 @@ def test_import_writes_both_folders_as_the_contract_says(tiny_import):
         assert max(o.version for o in graph.opset_import if o.domain in ("", "ai.onnx")) <= 20
     decoder_graph = onnx.load_model(str(decoder / "1" / "model.onnx"))
     assert [i.name for i in decoder_graph.graph.input] == [
-        "features", "tokens", "past_key_values.0.key", "past_key_values.0.value",
-        "past_key_values.1.key", "past_key_values.1.value"]
+        "features",
+        "tokens",
+        "past_key_values.0.key",
+        "past_key_values.0.value",
+        "past_key_values.1.key",
+        "past_key_values.1.value",
+    ]
 
 
 def test_import_records_its_checks_against_pytorch(tiny_import):
@@ -247,8 +278,11 @@ def test_first_step_takes_an_empty_past_and_the_whole_prompt(tiny_import):
     decoder_path = tiny_import["folder"].parent / "tiny_whisper_decoder" / "1" / "model.onnx"
     session = ort.InferenceSession(str(decoder_path), providers=["CPUExecutionProvider"])
     features = np.random.default_rng(1).standard_normal((1, 4, 1500, 16)).astype(np.float32)
-    past = {i.name: np.zeros((1, 2, 0, 8), np.float32) for i in session.get_inputs()
-            if i.name.startswith("past_key_values")}
+    past = {
+        i.name: np.zeros((1, 2, 0, 8), np.float32)
+        for i in session.get_inputs()
+        if i.name.startswith("past_key_values")
+    }
     prompt = np.array([[len(WORDS) + 1, len(WORDS) + 4]], dtype=np.int64)
 
     logits, *present = session.run(None, {"features": features, "tokens": prompt, **past})
@@ -256,16 +290,18 @@ def test_first_step_takes_an_empty_past_and_the_whole_prompt(tiny_import):
     assert logits.shape == (1, 2, len(WORDS) + len(SPECIALS))
     assert all(p.shape == (1, 2, 2, 8) for p in present)
     suppressed = np.isneginf(logits[0, -1])
-    assert suppressed[[3, 5]].all() and suppressed[len(WORDS) + 1:].all()
+    assert suppressed[[3, 5]].all() and suppressed[len(WORDS) + 1 :].all()
     assert not suppressed[len(WORDS)]  # <|endoftext|> ends the transcript
 
 
 def test_onnx_greedy_decoding_equals_pytorch(tiny_import):
     runner = whisper_import.load_model_folder(tiny_import["folder"])
     whisper = whisper_import.whisper_from_ctranslate2(
-        read_model_bin(tiny_import["source"] / "model.bin"), runner.special)
+        read_model_bin(tiny_import["source"] / "model.bin"), runner.special
+    )
     suppressed = whisper_import.suppressed_token_ids(
-        {"suppress_ids": [3, 5]}, runner.special, whisper.config.vocab_size)
+        {"suppress_ids": [3, 5]}, runner.special, whisper.config.vocab_size
+    )
     bias = whisper_import.CachedDecoder(whisper, suppressed).logit_bias
     log_mel = log_mel_spectrogram(whisper_import.read_audio(tiny_import["clip"]))
     runner.max_tokens = 10
@@ -273,32 +309,37 @@ def test_onnx_greedy_decoding_equals_pytorch(tiny_import):
     tokens = runner.greedy_tokens(runner.encode(log_mel[np.newaxis])[0])
 
     assert tokens, "the tiny model should generate tokens before <|endoftext|>"
-    assert tokens == whisper_import.torch_greedy_tokens(whisper, log_mel, runner.special, bias,
-                                                        max_tokens=10)
+    assert tokens == whisper_import.torch_greedy_tokens(
+        whisper, log_mel, runner.special, bias, max_tokens=10
+    )
     assert all(token < len(WORDS) for token in tokens)
 
 
 # --- the real model ------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(os.environ.get("STRIATE_FULL_IMPORT") != "1",
-                    reason="the real import downloads 70 MB and takes about 3 minutes on 2 "
-                           "cores: set STRIATE_FULL_IMPORT=1 to run it")
+@pytest.mark.skipif(
+    os.environ.get("STRIATE_FULL_IMPORT") != "1",
+    reason="the real import downloads 70 MB and takes about 3 minutes on 2 "
+    "cores: set STRIATE_FULL_IMPORT=1 to run it",
+)
 def test_full_import_quick_mode(tmp_path):
     folder = whisper_import.main(tmp_path, quick=True)
     report = json.loads((folder / "verification.json").read_text())
-    assert all(c["max_abs_diff"] <= c["tolerance"] for c in report["verification"]
-               if "tolerance" in c)
+    assert all(
+        c["max_abs_diff"] <= c["tolerance"] for c in report["verification"] if "tolerance" in c
+    )
     assert report["evaluation"]["same_tokens_as_pytorch"] == 1.0
     assert report["evaluation"]["word_error_rate"] <= 0.25  # 1 of 7 words on the 2 clips
-
 
 
 def _built_model() -> Path:
     folder = REPOSITORY / whisper_import.NAME
     if not (folder / "1" / "model.onnx").is_file():
-        pytest.skip(f"{folder} is not built: python -m toolchain import whisper_tiny_en "
-                    "--out exported_models/")
+        pytest.skip(
+            f"{folder} is not built: python -m toolchain import whisper_tiny_en "
+            "--out exported_models/"
+        )
     return folder
 
 
