@@ -7,7 +7,7 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test serve test lint protos bench clean
+.PHONY: install install-test serve test protos demo bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install-test
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests --ignore=tests/unit
+
+# With a server running (make serve): every task on the shipped samples, pictures in demo_out/
+demo: install
+	$(PY) -m clients.demo --server localhost:$(GRPC_PORT) --samples $(MODEL_REPOSITORY)/samples --out demo_out
 
 protos: install-test
 	$(PY) protos/generate.py

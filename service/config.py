@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from .protocol import model_config_pb2 as mc
 ModelConfig = mc.ModelConfig
 DEFAULT_MAX_BATCH_SIZE = 8
 DEFAULT_QUEUE_DELAY_US = 1000
+BATCHING_STATED = "batching_stated"  # internal marker, removed after completion
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,19 @@ class GraphTensor:
 
 
 def read_config(model_dir: Path) -> ModelConfig:
-    """The folder's config.pbtxt parsed, or an empty config named after the folder."""
+    """The folder's config.pbtxt parsed, or an empty config named after the folder.
+
+    proto3 cannot tell `max_batch_size: 0` from no value; a config that states it gets the
+    `batching_stated` parameter so that completion does not turn batching on.
+    """
     config = ModelConfig()
     path = model_dir / "config.pbtxt"
     if path.exists():
+        text = path.read_text()
         try:
-            text_format.Parse(path.read_text(), config)
+            text_format.Parse(text, config)
+            if re.search(r"^\s*max_batch_size\s*:", text, flags=re.M):
+                config.parameters[BATCHING_STATED].string_value = "true"
         except text_format.ParseError as exc:
             raise ModelLoadError(f"{path} is not a valid model config: {exc}") from exc
     if config.name and config.name != model_dir.name:
@@ -59,7 +68,10 @@ def complete_config(config: ModelConfig, inputs: list[GraphTensor],
     completed.CopyFrom(config)
     completed.platform = completed.platform or "onnxruntime_onnx"
     completed.backend = completed.backend or "onnxruntime"
-    explicit_batch = config.HasField("dynamic_batching") or config.max_batch_size > 0
+    stated = BATCHING_STATED in completed.parameters
+    if stated:
+        del completed.parameters[BATCHING_STATED]
+    explicit_batch = stated or config.HasField("dynamic_batching") or config.max_batch_size > 0
     if not explicit_batch and not config.input and _batchable(inputs + outputs):
         completed.max_batch_size = DEFAULT_MAX_BATCH_SIZE
         completed.dynamic_batching.max_queue_delay_microseconds = DEFAULT_QUEUE_DELAY_US

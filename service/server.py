@@ -74,7 +74,7 @@ class Server:
             InferenceServicer(self.core, self.repository, self.state), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = [pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name]
-        names += _add_task_service(server, self.core)
+        names += _add_task_service(server, self.core, self.settings)
         self.service_names = names
         reflection.enable_server_reflection(
             names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
@@ -161,10 +161,16 @@ def check_cuda_provider() -> None:
         )
 
 
-def _add_task_service(server: grpc.aio.Server, core: InferenceCore) -> list[str]:
+def _add_task_service(server: grpc.aio.Server, core: InferenceCore,
+                      settings: Settings) -> list[str]:
     """Register the task API when it is present (service/tasks/servicer.py)."""
     if importlib.util.find_spec(f"{__package__}.tasks.servicer") is None:
         return []
+    from .codecs import AudioLimits, ImageLimits
+    from .tasks.limits import TaskLimits
     from .tasks.servicer import add_task_service
 
-    return add_task_service(server, core)
+    limits = TaskLimits(image=ImageLimits(max_pixels=settings.max_image_pixels),
+                        audio=AudioLimits(max_seconds=settings.max_audio_seconds),
+                        max_question_chars=settings.max_question_chars)
+    return add_task_service(server, core, limits)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -39,7 +39,12 @@ class Settings:
     ready_file: Path | None = None
     """Written (JSON with the bound ports) once the server is ready; for scripts and tests."""
     log_level: str = "INFO"
-    extra: dict[str, str] = field(default_factory=dict)
+    max_image_pixels: int = 40_000_000
+    """Task API: largest image (width x height), checked from the header before decoding."""
+    max_audio_seconds: float = 300.0
+    """Task API: longest recording."""
+    max_question_chars: int = 1000
+    """Task API: longest VQA question."""
 
 
 def _env(name: str, default: str) -> str:
@@ -90,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds in-flight requests get on SIGTERM (default: %(default)s)")
     parser.add_argument("--ready-file", type=Path, default=None,
                         help="write the bound ports as JSON to this file once ready")
+    parser.add_argument("--max-image-pixels", type=int,
+                        default=int(_env("max_image_pixels", "40000000")),
+                        help="task API: largest image, width x height, refused before decoding "
+                        "(default: %(default)s)")
+    parser.add_argument("--max-audio-seconds", type=float,
+                        default=float(_env("max_audio_seconds", "300")),
+                        help="task API: longest recording (default: %(default)s)")
+    parser.add_argument("--max-question-chars", type=int,
+                        default=int(_env("max_question_chars", "1000")),
+                        help="task API: longest question (default: %(default)s)")
     parser.add_argument("--log-level", default=_env("log_level", "INFO"),
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="(default: %(default)s)")
@@ -113,4 +128,7 @@ def settings_from_args(argv: list[str] | None = None) -> Settings:
         shutdown_grace_s=args.shutdown_grace,
         ready_file=args.ready_file,
         log_level=args.log_level,
+        max_image_pixels=args.max_image_pixels,
+        max_audio_seconds=args.max_audio_seconds,
+        max_question_chars=args.max_question_chars,
     )

@@ -103,3 +103,14 @@ def test_cuda_without_onnxruntime_gpu_fails_loudly(tmp_path):
     runtime = OnnxRuntime(tmp_path / "model.onnx", RuntimeOptions(device="cuda"))
     with pytest.raises(ModelLoadError, match="--device cuda needs onnxruntime-gpu"):
         runtime.load()
+
+
+def test_explicit_max_batch_size_zero_keeps_batching_off(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.pbtxt").write_text("max_batch_size: 0\n")
+    config = complete_config(read_config(folder), [GraphTensor("audio", "FP32", (-1,))],
+                             [GraphTensor("logits", "FP32", (-1, 30))])
+    assert config.max_batch_size == 0
+    assert list(config.input[0].dims) == [-1]
+    assert "batching_stated" not in config.parameters
