@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--labels", type=Path, help="class names file, one per line")
     export.add_argument("--image-size", type=int, help="square input size (default: the model's)")
     export.add_argument(
+        "--decoder",
+        choices=["kv_cache", "full_sequence"],
+        default="kv_cache",
+        help="text decoders (captioning, Whisper): with cached keys and values (default), or "
+        "re-reading the whole sequence for every token",
+    )
+    export.add_argument(
         "--fp16", action="store_true", help="also write <name>_fp16 (float16 weights, for GPUs)"
     )
     export.add_argument(
@@ -141,6 +148,7 @@ def run_export(args: argparse.Namespace) -> int:
         labels=labels,
         max_batch_size=args.max_batch,
         image_size=args.image_size,
+        decoder_kind=args.decoder,
     )
     request = ExportRequest(
         args.architecture,

@@ -37,6 +37,7 @@ class BuildOptions:
     labels: list[str] | None = None
     max_batch_size: int = 8
     image_size: int | None = None
+    decoder_kind: str = "kv_cache"  # text decoders: "kv_cache" or "full_sequence"
 
 
 # make_inputs(purpose, rng) -> named arrays; purpose is "dummy" (export) or "verify" (a batch
@@ -63,6 +64,8 @@ class Component:
     # exported instead of `module` when the stock module cannot be exported as is (it must
     # compute the same function; verification compares the graph with `module`)
     export_module: torch.nn.Module | None = None
+    # purposes passed to make_inputs when verifying (each a separate check)
+    verify_purposes: tuple[str, ...] = ("verify",)
 
 
 @dataclass

@@ -10,6 +10,7 @@ Nothing is written unless every component of the export passes its check.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import logging
 import platform
@@ -104,7 +105,13 @@ def export_component(component: Component, opset: int) -> onnx.ModelProto:
             "dynamo": component.dynamo,
         }
         if component.dynamo:
-            kwargs.update(external_data=False, verbose=False)
+            axes = kwargs.pop("dynamic_axes")
+            dynamic = torch.export.Dim.DYNAMIC
+            shapes = tuple(
+                {axis: dynamic for axis in axes.get(s.name, {})} for s in component.inputs
+            )
+            shapes = _group_var_positional(module, shapes)
+            kwargs.update(dynamic_shapes=shapes, external_data=False, verbose=False)
         try:
             with torch.no_grad():
                 torch.onnx.export(module, arguments, str(path), **kwargs)
@@ -115,6 +122,15 @@ def export_component(component: Component, opset: int) -> onnx.ModelProto:
                 "(at most 20)."
             ) from error
         return onnx.load_model(str(path))
+
+
+def _group_var_positional(module: torch.nn.Module, shapes: tuple) -> tuple:
+    """torch.export wants the shapes of `*args` as one nested tuple."""
+    parameters = list(inspect.signature(module.forward).parameters.values())
+    for index, parameter in enumerate(parameters):
+        if parameter.kind is inspect.Parameter.VAR_POSITIONAL:
+            return shapes[:index] + (tuple(shapes[index:]),)
+    return shapes
 
 
 def dynamic_axes(component: Component) -> dict[str, dict[int, str]]:
@@ -172,20 +188,32 @@ def verify_component(
     component: Component, model: onnx.ModelProto | Path, rng: np.random.Generator
 ) -> list[dict]:
     """Compare ONNX Runtime with PyTorch on fresh inputs; raise VerificationError on failure."""
-    inputs = component.make_inputs("verify", rng)
-    rows = compare(component, run_torch(component, inputs), run_onnx(model, inputs))
-    shapes = ", ".join(f"{k} {'x'.join(map(str, v.shape))}" for k, v in inputs.items())
-    for row in rows:
-        row["inputs"] = shapes
+    rows = []
+    for purpose in component.verify_purposes:
+        inputs = component.make_inputs(purpose, rng)
+        checked = compare(component, run_torch(component, inputs), run_onnx(model, inputs))
+        shapes = describe_inputs(inputs)
+        rows += [dict(row, inputs=shapes) for row in checked]
     failed = [row for row in rows if not row["passed"]]
     if failed:
-        details = "; ".join(f"{r['output']}: {r['metric']} {r['value']}" for r in failed)
+        details = "; ".join(f"{r['output']}: {r['metric']} {r['value']}" for r in failed[:5])
         raise VerificationError(
             f"the ONNX graph disagrees with PyTorch ({details}; tolerance "
             f"{component.tolerance}). Nothing was written."
         )
-    log.info("verified %s", "; ".join(f"{r['output']} {r['metric']}={r['value']}" for r in rows))
+    worst = max(
+        (r for r in rows if r["metric"] == "max_abs_diff"), key=lambda r: r["value"], default=None
+    )
+    if worst:
+        log.info("verified: largest difference %s on %s", worst["value"], worst["output"])
     return rows
+
+
+def describe_inputs(inputs: dict[str, np.ndarray], shown: int = 3) -> str:
+    """'image 3x224x224x3, ...' for the model card (the first few inputs)."""
+    parts = [f"{k} {'x'.join(map(str, v.shape))}" for k, v in inputs.items()]
+    more = f" (+{len(parts) - shown} more)" if len(parts) > shown else ""
+    return ", ".join(parts[:shown]) + more
 
 
 def write_component(

@@ -22,6 +22,7 @@ SERVED = [
     "fasterrcnn_mobilenet_v3_large_320_fpn",
     "lraspp_mobilenet_v3_large",
     "vision_encoder_decoder",
+    "vision_encoder_decoder_full_sequence",
     "vilt_vqa",
     "whisper",
     "wav2vec2_ctc",
@@ -32,10 +33,16 @@ SERVED = [
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]]:
     """Architecture name -> the model folders its tiny export wrote (one repository)."""
     repository = tmp_path_factory.mktemp("exported")
-    return {
-        name: export(ExportRequest(name, repository, options=BuildOptions(tiny=True)))
-        for name in SERVED
-    }
+    return {name: export(request(name, repository)) for name in SERVED}
+
+
+def request(name: str, repository: Path) -> ExportRequest:
+    """`<architecture>` or `<architecture>_full_sequence` (the decoder without a cache)."""
+    if name.endswith("_full_sequence"):
+        architecture = name.removesuffix("_full_sequence")
+        options = BuildOptions(tiny=True, decoder_kind="full_sequence")
+        return ExportRequest(architecture, repository, name=f"{name}_tiny", options=options)
+    return ExportRequest(name, repository, options=BuildOptions(tiny=True))
 
 
 @pytest.fixture(scope="session")

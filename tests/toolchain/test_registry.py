@@ -81,10 +81,14 @@ def check_decoder(task_model: Component, components: list[Component]) -> None:
     (decoder,) = [c for c in components if c.suffix == "_decoder"]
     assert decoder.parameters["task"] == "component"
     kind = decoder.parameters.get("decoder_kind", task_model.parameters.get("decoder_kind"))
-    assert kind == "full_sequence"
-    assert {"features", "tokens"} <= set(specs(decoder, "inputs"))
-    assert specs(decoder, "inputs")["tokens"].datatype == "INT64"
-    assert "logits" in specs(decoder, "outputs")
+    assert kind in ("full_sequence", "kv_cache")
+    inputs, outputs = specs(decoder, "inputs"), specs(decoder, "outputs")
+    assert {"features", "tokens"} <= set(inputs) and "logits" in outputs
+    assert inputs["tokens"].datatype == "INT64" and inputs["tokens"].dims == [-1]
+    past = {n.removeprefix("past_key_values.") for n in inputs if n.startswith("past_key_values.")}
+    present = {n.removeprefix("present.") for n in outputs if n.startswith("present.")}
+    assert past == present and (kind == "kv_cache") == bool(past)
+    assert all(inputs[f"past_key_values.{n}"].dims[1] == -1 for n in past)
 
 
 def check_captioning(components: list[Component]) -> None:

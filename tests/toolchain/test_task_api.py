@@ -62,8 +62,11 @@ def test_segment_returns_a_map_of_the_original_size(client, exported) -> None:
     assert {share.label for share in result.shares} <= set(labels(folder))
 
 
-def test_caption_uses_the_vocabulary(client, exported) -> None:
-    encoder, _ = exported["vision_encoder_decoder"]
+@pytest.mark.parametrize(
+    "export_name", ["vision_encoder_decoder", "vision_encoder_decoder_full_sequence"]
+)
+def test_caption_uses_the_vocabulary(client, exported, export_name: str) -> None:
+    encoder, _ = exported[export_name]
     result = client.caption(png(40, 40), model=encoder.name, max_tokens=5)
     vocabulary = set((encoder / "vocabulary.txt").read_text().split())
     assert set(result.text.split()) <= vocabulary

@@ -1,9 +1,10 @@
 """Image captioning: Hugging Face VisionEncoderDecoder (ViT encoder + GPT-2 decoder).
 
 Two served models: the task model `<name>` is the encoder (`image` UINT8 [N, S, S, 3] ->
-`features` FP32 [N, P, D]); `<name>_decoder` is a `component` with decoder_kind
-`full_sequence` (`features` [N, P, D], `tokens` INT64 [N, T] -> `logits` FP32 [N, T, V]),
-which the server runs once per generated token. The decoder is exported with the dynamo
+`features` FP32 [N, P, D]); `<name>_decoder` is a `component` that the server runs once per
+generated token: decoder_kind `kv_cache` (GPT-2's past keys and values as flat tensors, see
+kv_cache.py), or with `--decoder full_sequence`, `full_sequence` (`features` [N, P, D],
+`tokens` INT64 [N, T] -> `logits` FP32 [N, T, V]). The decoder is exported with the dynamo
 exporter (the TorchScript one fails on transformers 5 decoders without a cache).
 """
 
@@ -21,6 +22,7 @@ from toolchain.families.hf import (
     tokenizer_json,
     vocabulary_lines,
 )
+from toolchain.families.kv_cache import kv_cache_component
 from toolchain.model_folder import TensorSpec
 
 HUB_ID = "nlpconnect/vit-gpt2-image-captioning"
@@ -95,7 +97,7 @@ def build(options: BuildOptions) -> list[Component]:
         "description": "VisionEncoderDecoder captioner (ViT encoder, GPT-2 decoder)",
         "image_size": f"{size},{size}",
         "decoder": "{name}_decoder",
-        "decoder_kind": "full_sequence",
+        "decoder_kind": options.decoder_kind,
         "vocabulary": "vocabulary.txt",
         "bos_token": bos,
         "eos_token": eos,
@@ -116,6 +118,19 @@ def build(options: BuildOptions) -> list[Component]:
         parameters=parameters,
         files=files,
     )
+    if options.decoder_kind == "kv_cache":
+        text = model.config.decoder
+        decoder = kv_cache_component(
+            model,
+            features=features,
+            layers=text.num_hidden_layers,
+            heads=text.num_attention_heads,
+            head_size=text.hidden_size // text.num_attention_heads,
+            vocabulary_size=len(vocabulary),
+            max_batch_size=options.max_batch_size,
+            description="VisionEncoderDecoder text decoder with a self-attention cache",
+        )
+        return [encoder, decoder]
     decoder = Component(
         suffix="_decoder",
         module=CaptionDecoder(model).eval(),

@@ -2,7 +2,8 @@
 
 Whisper: the task model `<name>` is the encoder (`input_features` FP32 [N, 80, 3000], the log-mel
 features the server computes -> `features` FP32 [N, 1500, D]); `<name>_decoder` is a
-`component` with decoder_kind `full_sequence` (`features`, `tokens` -> `logits`).
+`component` with decoder_kind `kv_cache` (see kv_cache.py) or, with `--decoder full_sequence`,
+`full_sequence` (`features`, `tokens` -> `logits`).
 
 wav2vec2: one graph, one recording per execution: `audio` FP32 [T] (16 kHz, zero mean, unit
 variance) -> `logits` FP32 [T', V], CTC vocabulary in labels.txt (blank = the pad token).
@@ -20,6 +21,7 @@ from torch import nn
 from toolchain.architectures import Architecture, BuildOptions, Component, ExportError, register
 from toolchain.families.common import check_weights_option
 from toolchain.families.hf import load_hf_model, tokenizer_json
+from toolchain.families.kv_cache import kv_cache_component
 from toolchain.model_folder import TensorSpec
 
 WHISPER_HUB_ID = "openai/whisper-tiny"
@@ -142,7 +144,7 @@ def build_whisper(options: BuildOptions) -> list[Component]:
             "frontend": "whisper_log_mel",
             "decoding": "seq2seq",
             "decoder": "{name}_decoder",
-            "decoder_kind": "full_sequence",
+            "decoder_kind": options.decoder_kind,
             "tokenizer": "tokenizer.json",
             "bos_token_ids": ",".join(map(str, start)),
             "eos_token_id": str(eos),
@@ -151,6 +153,18 @@ def build_whisper(options: BuildOptions) -> list[Component]:
         tolerance=1e-3,
         files={"tokenizer.json": tokenizer},
     )
+    if options.decoder_kind == "kv_cache":
+        decoder = kv_cache_component(
+            model,
+            features=features,
+            layers=model.config.decoder_layers,
+            heads=model.config.decoder_attention_heads,
+            head_size=model.config.d_model // model.config.decoder_attention_heads,
+            vocabulary_size=vocabulary_size,
+            max_batch_size=options.max_batch_size,
+            description="Whisper decoder with a self-attention cache",
+        )
+        return [encoder, decoder]
     decoder = Component(
         suffix="_decoder",
         module=WhisperDecoder(model).eval(),
