@@ -9,6 +9,7 @@ Nothing is written unless every component of the export passes its check.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import json
@@ -113,7 +114,7 @@ def export_component(component: Component, opset: int) -> onnx.ModelProto:
             shapes = _group_var_positional(module, shapes)
             kwargs.update(dynamic_shapes=shapes, external_data=False, verbose=False)
         try:
-            with torch.no_grad():
+            with torch.no_grad(), without_attention_fastpath():
                 torch.onnx.export(module, arguments, str(path), **kwargs)
         except Exception as error:
             raise ExportError(
@@ -122,6 +123,18 @@ def export_component(component: Component, opset: int) -> onnx.ModelProto:
                 "(at most 20)."
             ) from error
         return onnx.load_model(str(path))
+
+
+@contextlib.contextmanager
+def without_attention_fastpath():
+    """nn.MultiheadAttention's inference fast path (aten::_native_multi_head_attention) has
+    no ONNX export; the plain path computes the same."""
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
 
 
 def _group_var_positional(module: torch.nn.Module, shapes: tuple) -> tuple:

