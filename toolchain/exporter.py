@@ -321,8 +321,15 @@ def verify_folder(folder: Path) -> list[dict]:
             f"{folder} has no {VERIFICATION_FILE}: it was not written by this toolchain"
         )
     record = json.loads(record_file.read_text())
+    if record.get("variant") == "fp16":
+        from toolchain.variants import verify_fp16
+
+        return verify_fp16(folder, record)
     if record.get("variant"):
-        raise ExportError(f"{folder} is a {record['variant']} variant: verify its source model")
+        raise ExportError(
+            f"{folder} is a {record['variant']} variant, checked against its calibration images "
+            "when it was written (see its MODEL_CARD.md); verify its source model"
+        )
     options = BuildOptions(**record["options"])
     components = build_components(get(record["architecture"]), options, record["seed"])
     component = next((c for c in components if c.suffix == record["component"]), None)

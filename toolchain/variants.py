@@ -67,13 +67,27 @@ def write_fp16(
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     half = convert_float_to_float16(model, keep_io_types=True)
-    inputs = component.make_inputs("verify", np.random.default_rng(record["seed"] + 3))
+    checks = fp16_checks(component, half, np.random.default_rng(record["seed"] + 3))
+    return _write_variant(folder, "fp16", record, component, half, checks, overwrite)
+
+
+def fp16_checks(component: Component, half: onnx.ModelProto | Path, rng) -> list[dict]:
+    """Max abs difference with PyTorch (fp32) within FP16_TOLERANCE, or VerificationError."""
+    inputs = component.make_inputs("verify", rng)
     checks = compare(component, run_torch(component, inputs), run_onnx(half, inputs))
     for check in checks:
         check["tolerance"] = FP16_TOLERANCE
         check["passed"] = check["metric"] == "max_abs_diff" and check["value"] <= FP16_TOLERANCE
     _raise_on_failure("fp16", checks)
-    return _write_variant(folder, "fp16", record, component, half, checks, overwrite)
+    return checks
+
+
+def verify_fp16(folder: Path, record: dict) -> list[dict]:
+    """`verify` of an fp16 folder: rebuild the source model and compare again."""
+    options = BuildOptions(**record["options"])
+    (component,) = build_components(get(record["architecture"]), options, record["seed"])
+    rng = np.random.default_rng(record["seed"] + 4)
+    return fp16_checks(component, latest_model_file(Path(folder)), rng)
 
 
 def write_int8(

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from toolchain.__main__ import main
+from toolchain.exporter import verify_folder
 from toolchain.variants import write_variants
 
 # Published parameter counts (torchvision's model documentation, the original papers).
@@ -67,6 +68,7 @@ def test_fp16_and_int8_variants_of_resnet18_verify(exported, tmp_path: Path) -> 
     session = onnxruntime.InferenceSession(str(int8 / "1" / "model.onnx"))
     assert any(node.op_type == "QuantizeLinear" for node in _nodes(int8)), "not quantised"
     assert session.get_inputs()[0].type == "tensor(uint8)"
+    assert all(row["passed"] for row in verify_folder(fp16))
     assert (fp16 / "1" / "model.onnx").stat().st_size < 0.6 * (
         source / "1" / "model.onnx"
     ).stat().st_size
