@@ -1,7 +1,8 @@
 """The task API's gRPC servicer: convert the request, call the task handler, convert the result.
 
-Errors are mapped to status codes here, in one place: a `StriateError` becomes its code and
-message; anything else becomes INTERNAL with a generic message and a logged traceback.
+Errors become status codes through `service.rpc.status_of`, the one mapping both APIs share: a
+`StriateError` becomes its code and message; anything else becomes INTERNAL with a generic
+message and a logged traceback.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from clients.protocol import striate_tasks_pb2 as pb
 from clients.protocol import striate_tasks_pb2_grpc as pb_grpc
 
 from ..core import InferenceCore
-from ..errors import DeadlineExceeded, StriateError
+from ..errors import DeadlineExceeded
 from ..repository import LoadedModel
+from ..rpc import status_of
 from .caption import caption
 from .classify import ClassScore, classify
 from .detect import detect
@@ -38,14 +40,6 @@ def _model_ref(model: LoadedModel) -> pb.ModelRef:
 
 def _classes(scores: list[ClassScore]) -> list[pb.ClassScore]:
     return [pb.ClassScore(index=s.index, label=s.label, score=s.score) for s in scores]
-
-
-def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status code and message a client gets for an exception."""
-    if isinstance(exc, StriateError):
-        return exc.code, exc.message
-    log.exception("task request failed", exc_info=exc)
-    return grpc.StatusCode.INTERNAL, "internal error while serving the request; see the server log"
 
 
 class TaskServicer(pb_grpc.TaskServiceServicer):

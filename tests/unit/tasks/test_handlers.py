@@ -12,10 +12,11 @@ from clients.protocol import striate_tasks_pb2 as pb
 from service.core import InferenceCore
 from service.errors import InvalidInput, ModelNotFound
 from service.repository import ModelRepository
+from service.rpc import status_of
 from service.settings import Settings
 from service.stats import Metrics
 from service.tasks.models import resolve_model
-from service.tasks.servicer import TaskServicer, status_of
+from service.tasks.servicer import TaskServicer
 from tests.e2e import media
 from tests.e2e.tiny_models import build_repository
 
