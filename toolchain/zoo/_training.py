@@ -1,8 +1,12 @@
-"""What every zoo training script shares: seeding, the in-graph image normaliser, a training
-loop with a progress bar, ONNX export, and checks of the ONNX model against PyTorch.
+"""What every zoo training script (`train_*.py`) shares: seeding, the in-graph image
+normaliser, a training loop over shuffled batches with a progress bar, ONNX export, checks of
+the ONNX model against PyTorch, and the writers of metrics, samples and model-card text.
 
-The scripts measure their held-out metrics on the exported ONNX model (what the server runs),
-not on the PyTorch one.
+The scripts keep their own model, data and hyper-parameters; this module holds only the
+scaffolding they have in common. They measure their held-out metrics on the exported ONNX model
+(what the server runs), not on the PyTorch one.
+
+Not a zoo entry: discovery (toolchain/zoo/__init__.py) imports `train_*` and `import_*` only.
 """
 
 from __future__ import annotations
@@ -11,16 +15,22 @@ import io
 import json
 import logging
 import random
+import shutil
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from PIL import Image
 from torch import nn
 from tqdm import tqdm
+
+from toolchain.datasets.digits import ImageSplit
+from toolchain.model_folder import onnx_facts
 
 log = logging.getLogger(__name__)
 
@@ -67,37 +77,44 @@ class WithSoftmax(nn.Module):
 
 def fit(
     model: nn.Module,
-    batches: Callable[[int], Iterable[Batch]],
+    count: int,
+    make_batch: Callable[[np.ndarray], Batch],
     *,
+    rng: np.random.Generator,
+    batch_size: int,
     epochs: int,
-    steps_per_epoch: int,
     learning_rate: float,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    name: str,
     weight_decay: float = 1e-4,
-    description: str = "training",
 ) -> list[float]:
     """Train with AdamW and a one-cycle schedule; return the mean loss of each epoch.
 
-    `batches(epoch)` yields `((inputs...), target)`; `loss_fn(model(*inputs), target)`.
+    Each epoch reshuffles the `count` items with `rng` (`shuffled_batches`) and
+    `make_batch(rows)` turns one batch of numpy row indices into `((inputs...), target)`;
+    the loss is `loss_fn(model(*inputs), target)`.
     """
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    steps_per_epoch = -(-count // batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=learning_rate, total_steps=max(1, epochs * steps_per_epoch)
     )
+    description = f"{name}: training"
     losses = []
     progress = tqdm(range(epochs), desc=description, unit="epoch")
     for epoch in progress:
         model.train()
-        total, count = 0.0, 0
-        for inputs, target in batches(epoch):
+        total, steps = 0.0, 0
+        for rows in shuffled_batches(count, batch_size, rng):
+            inputs, target = make_batch(rows)
             loss = loss_fn(model(*inputs), target)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             if schedule.last_epoch + 1 < schedule.total_steps:
                 schedule.step()
-            total, count = total + loss.item(), count + 1
-        losses.append(total / max(count, 1))
+            total, steps = total + loss.item(), steps + 1
+        losses.append(total / max(steps, 1))
         progress.set_postfix(loss=f"{losses[-1]:.4f}")
         log.info("%s: epoch %d loss %.4f", description, epoch + 1, losses[-1])
     model.eval()
@@ -108,6 +125,21 @@ def shuffled_batches(count: int, batch_size: int, rng: np.random.Generator) -> l
     """Row indices of `count` items, shuffled, cut into batches (the last may be smaller)."""
     order = rng.permutation(count)
     return [order[start : start + batch_size] for start in range(0, count, batch_size)]
+
+
+def augmented_batches(
+    data: ImageSplit, augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor], seed: int
+) -> Callable[[np.ndarray], Batch]:
+    """`make_batch` for `fit` on an image classification split: `augment(images, generator)`
+    on every batch, drawing from its own torch generator seeded `seed`."""
+    generator = torch.Generator().manual_seed(seed)
+    images, labels = torch.from_numpy(data.images), torch.from_numpy(data.labels)
+
+    def make_batch(rows: np.ndarray) -> Batch:
+        index = torch.from_numpy(rows)
+        return (augment(images[index], generator),), labels[index]
+
+    return make_batch
 
 
 def export_onnx(
@@ -136,6 +168,21 @@ def export_onnx(
     model.ir_version = min(model.ir_version, 10)
     onnx.checker.check_model(model)
     return model
+
+
+def export_batched(
+    module: nn.Module, examples: dict[str, torch.Tensor], output_names: list[str]
+) -> onnx.ModelProto:
+    """`export_onnx` with the inputs named by `examples` and the first dimension of every input
+    and output dynamic ("batch")."""
+    names = [*examples, *output_names]
+    return export_onnx(
+        module,
+        tuple(examples.values()),
+        list(examples),
+        output_names,
+        {name: {0: "batch"} for name in names},
+    )
 
 
 def onnx_session(model: onnx.ModelProto | Path) -> ort.InferenceSession:
@@ -204,6 +251,41 @@ def verify_against_pytorch(
     return rows
 
 
+@dataclass
+class Exported:
+    """An exported graph, its session, its verification rows and its held-out outputs."""
+
+    onnx_model: onnx.ModelProto
+    session: ort.InferenceSession
+    verification: list[dict]
+    outputs: dict[str, np.ndarray]
+
+
+def export_and_measure(
+    served: nn.Module,
+    examples: dict[str, torch.Tensor],
+    output_names: list[str],
+    test_feeds: dict[str, np.ndarray],
+    *,
+    tolerance: float,
+    batch_size: int = 256,
+) -> Exported:
+    """Export `served` (`export_batched`), verify it against PyTorch on the first five held-out
+    items, then run the ONNX model over all of `test_feeds`."""
+    onnx_model = export_batched(served, examples, output_names)
+    session = onnx_session(onnx_model)
+    verification = verify_against_pytorch(
+        served, session, {key: value[:5] for key, value in test_feeds.items()}, tolerance
+    )
+    outputs = run_batched(session, test_feeds, batch_size=batch_size)
+    return Exported(onnx_model, session, verification, outputs)
+
+
+def run_metrics(losses: list[float], quick: bool) -> dict:
+    """The entries every metrics.json has besides the held-out measures."""
+    return {"final_train_loss": round(losses[-1], 4), "measured_on": "onnxruntime", "quick": quick}
+
+
 def write_metrics(folder: Path, metrics: dict) -> Path:
     """metrics.json beside the config: the held-out metrics measured on the ONNX model."""
     path = Path(folder) / "metrics.json"
@@ -216,6 +298,15 @@ SAMPLE_SELECTION = (
     "demo and the tests show what it does; its accuracy over all held-out items is in "
     "metrics.json"
 )
+
+
+def samples_folder(out_dir: Path, name: str, *, fresh: bool = False) -> Path:
+    """`out_dir/samples/name`, created; emptied first when `fresh`."""
+    folder = Path(out_dir) / "samples" / name
+    if fresh and folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def write_samples(folder: Path, model: str, task: str, samples: list[dict]) -> Path:
@@ -240,3 +331,49 @@ def first_right(truth: np.ndarray, predicted: np.ndarray, label: int) -> int:
     rows = np.flatnonzero(truth == label)
     right = rows[predicted[rows] == label]
     return int((right if len(right) else rows)[0])
+
+
+def prefer(right: Sequence[int], fallback: Sequence[int], count: int) -> Sequence[int]:
+    """The first `count` of `right` (rows answered right), or of `fallback` when `right` has
+    fewer than `count` (as after a quick run)."""
+    return (right if len(right) >= count else fallback)[:count]
+
+
+def save_class_samples(
+    out_dir: Path,
+    name: str,
+    images: np.ndarray,
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    labels: Sequence[str],
+    file_name: Callable[[int, str], str],
+) -> Path:
+    """The first held-out greyscale image (NHWC, one channel) of each class that the model
+    gets right, as `file_name(class_index, label)` PNGs with their expected.json."""
+    folder = samples_folder(out_dir, name)
+    samples = []
+    for index, label in enumerate(labels):
+        row = first_right(truth, predicted, index)
+        image_name = file_name(index, label)
+        Image.fromarray(images[row, :, :, 0], mode="L").save(folder / image_name)
+        samples.append({"image": image_name, "expected": label})
+    return write_samples(folder, name, "classification", samples)
+
+
+def trained_here(name: str, seed: int) -> str:
+    """How the model card's source names this training run."""
+    return (
+        f"trained here by `python -m toolchain train {name}` (toolchain/zoo/train_{name}.py), "
+        f"seed {seed}, on CPU."
+    )
+
+
+def card_facts(*models: onnx.ModelProto) -> dict[str, int]:
+    """The model card's `parameters`, `size_bytes` and `opset` of one ONNX graph, or of several
+    served together (parameters and sizes summed, the first graph's opset)."""
+    facts = [onnx_facts(model) for model in models]
+    return {
+        "parameters": sum(fact["parameters"] for fact in facts),
+        "size_bytes": sum(fact["size_bytes"] for fact in facts),
+        "opset": facts[0]["opset"],
+    }
