@@ -24,6 +24,19 @@ from toolchain.ctranslate2_reader import (
     read_model_bin,
     write_model_bin,
 )
+from toolchain.whisper.audio import (
+    POCKETSPHINX_DATA,
+    Recording,
+    pocketsphinx_recordings,
+    read_audio,
+    write_wav,
+)
+from toolchain.whisper.graphs import CachedDecoder
+from toolchain.whisper.importer import import_whisper
+from toolchain.whisper.runtime import load_model_folder, torch_greedy_tokens
+from toolchain.whisper.scoring import normalise_text, word_errors
+from toolchain.whisper.source import CACHE_DIR, special_tokens, suppressed_token_ids
+from toolchain.whisper.weights import ctranslate2_from_whisper, whisper_from_ctranslate2
 from toolchain.zoo import import_whisper as whisper_import
 
 REPOSITORY = Path(__file__).resolve().parents[2] / "exported_models"
@@ -78,7 +91,7 @@ def test_reader_refuses_unknown_binary_versions(tmp_path):
 
 
 def test_reader_parses_the_shipped_whisper_tiny_en():
-    model_bin = whisper_import.CACHE_DIR / "model" / "model.bin"
+    model_bin = CACHE_DIR / "model" / "model.bin"
     if not model_bin.is_file():
         pytest.skip(f"{model_bin} not downloaded yet (python -m toolchain import whisper_tiny_en)")
     model = read_model_bin(model_bin)
@@ -130,22 +143,22 @@ def test_log_mel_refuses_anything_but_mono():
 
 
 def test_word_error_rate_scoring_spells_out_digits_and_titles():
-    said = whisper_import.normalise_text("and mister john dashwood had ten of clubs")
-    heard = whisper_import.normalise_text("And Mr. John Dashwood had 10 of clubs.")
+    said = normalise_text("and mister john dashwood had ten of clubs")
+    heard = normalise_text("And Mr. John Dashwood had 10 of clubs.")
     assert said == heard
-    assert whisper_import.normalise_text("29340") == "two nine three four zero".split()
-    assert whisper_import.word_errors("a b c d".split(), "a x c".split()) == 2
+    assert normalise_text("29340") == "two nine three four zero".split()
+    assert word_errors("a b c d".split(), "a x c".split()) == 2
 
 
 def test_pocketsphinx_recordings_come_with_their_words():
-    if not whisper_import.POCKETSPHINX_DATA.is_dir():
+    if not POCKETSPHINX_DATA.is_dir():
         pytest.skip("apt-get install pocketsphinx-testdata")
-    recordings = whisper_import.pocketsphinx_recordings()
+    recordings = pocketsphinx_recordings()
     assert len(recordings) == 12
     by_name = {r.name: r for r in recordings}
     assert by_name["cards/001"].transcript == "ten of clubs"
     assert all(r.path.is_file() and r.transcript for r in recordings)
-    assert whisper_import.read_audio(by_name["goforward.raw"].path).size > 16_000
+    assert read_audio(by_name["goforward.raw"].path).size > 16_000
 
 
 # --- the import path on a tiny random Whisper -------------------------------------------------
@@ -205,25 +218,23 @@ def tiny_import(tmp_path_factory):
     """A CTranslate2 folder made from a tiny random Whisper, imported into a repository."""
     source = tmp_path_factory.mktemp("ct2")
     whisper = _tiny_whisper()
-    write_model_bin(source / "model.bin", whisper_import.ctranslate2_from_whisper(whisper))
+    write_model_bin(source / "model.bin", ctranslate2_from_whisper(whisper))
     _tiny_tokenizer(source / "tokenizer.json")
     (source / "config.json").write_text(json.dumps({"suppress_ids": [3, 5]}))
     clip = source / "tone.wav"
     time_s = np.arange(16_000) / 16_000
-    whisper_import.write_wav(clip, 0.4 * np.sin(2 * np.pi * 330 * time_s))
-    recordings = [whisper_import.Recording("tone", clip, "w1 w2")]
+    write_wav(clip, 0.4 * np.sin(2 * np.pi * 330 * time_s))
+    recordings = [Recording("tone", clip, "w1 w2")]
     repository = tmp_path_factory.mktemp("repository")
-    folder = whisper_import.import_whisper(
-        source, repository, name="tiny_whisper", recordings=recordings
-    )
+    folder = import_whisper(source, repository, name="tiny_whisper", recordings=recordings)
     return {"source": source, "whisper": whisper, "folder": folder, "clip": clip}
 
 
 def test_weights_survive_the_round_trip_through_ctranslate2(tiny_import):
     whisper = tiny_import["whisper"]
     model = read_model_bin(tiny_import["source"] / "model.bin")
-    special = whisper_import.special_tokens(tiny_import["source"] / "tokenizer.json")
-    rebuilt = whisper_import.whisper_from_ctranslate2(model, special)
+    special = special_tokens(tiny_import["source"] / "tokenizer.json")
+    rebuilt = whisper_from_ctranslate2(model, special)
     for name, tensor in whisper.state_dict().items():
         expected = tensor.half().float()  # CTranslate2 stores float16
         torch.testing.assert_close(rebuilt.state_dict()[name], expected, rtol=0, atol=0)
@@ -295,23 +306,21 @@ def test_first_step_takes_an_empty_past_and_the_whole_prompt(tiny_import):
 
 
 def test_onnx_greedy_decoding_equals_pytorch(tiny_import):
-    runner = whisper_import.load_model_folder(tiny_import["folder"])
-    whisper = whisper_import.whisper_from_ctranslate2(
+    runner = load_model_folder(tiny_import["folder"])
+    whisper = whisper_from_ctranslate2(
         read_model_bin(tiny_import["source"] / "model.bin"), runner.special
     )
-    suppressed = whisper_import.suppressed_token_ids(
+    suppressed = suppressed_token_ids(
         {"suppress_ids": [3, 5]}, runner.special, whisper.config.vocab_size
     )
-    bias = whisper_import.CachedDecoder(whisper, suppressed).logit_bias
-    log_mel = log_mel_spectrogram(whisper_import.read_audio(tiny_import["clip"]))
+    bias = CachedDecoder(whisper, suppressed).logit_bias
+    log_mel = log_mel_spectrogram(read_audio(tiny_import["clip"]))
     runner.max_tokens = 10
 
     tokens = runner.greedy_tokens(runner.encode(log_mel[np.newaxis])[0])
 
     assert tokens, "the tiny model should generate tokens before <|endoftext|>"
-    assert tokens == whisper_import.torch_greedy_tokens(
-        whisper, log_mel, runner.special, bias, max_tokens=10
-    )
+    assert tokens == torch_greedy_tokens(whisper, log_mel, runner.special, bias, max_tokens=10)
     assert all(token < len(WORDS) for token in tokens)
 
 
@@ -344,13 +353,13 @@ def _built_model() -> Path:
 
 
 def test_built_model_transcribes_the_samples():
-    runner = whisper_import.load_model_folder(_built_model())
+    runner = load_model_folder(_built_model())
     document = json.loads((SAMPLES / "expected.json").read_text())
     errors = words = 0
     for sample in document["samples"]:
-        text = runner.transcribe(whisper_import.read_audio(SAMPLES / sample["audio"]))
-        said = whisper_import.normalise_text(sample["expected"])
-        errors += whisper_import.word_errors(said, whisper_import.normalise_text(text))
+        text = runner.transcribe(read_audio(SAMPLES / sample["audio"]))
+        said = normalise_text(sample["expected"])
+        errors += word_errors(said, normalise_text(text))
         words += len(said)
     assert errors / words <= 0.1, f"{errors} word errors in {words} words"
 

