@@ -8,6 +8,7 @@ its reason for RepositoryIndex and the log; the others serve on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -37,8 +38,9 @@ class LoadedModel:
     scheduler: Scheduler
     stats: ModelStats
 
-    @property
+    @functools.cached_property
     def parameters(self) -> dict[str, str]:
+        """The config's parameters as plain strings (task metadata)."""
         return parameters_of(self.config)
 
 
