@@ -37,7 +37,7 @@ class BatchingPolicy:
     """Executions that may run at once."""
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two requests are never "equal" (their arrays can't say)
 class _Request:
     inputs: dict[str, np.ndarray]
     outputs: list[str] | None
@@ -124,9 +124,9 @@ class Scheduler:
         while not self._queue:
             self._wakeup.clear()
             await self._wakeup.wait()
-        if not self.batched:
-            return self._take([self._queue[0]])
         first = min(self._queue, key=lambda r: (r.priority, r.enqueued))
+        if not self.batched:
+            return self._take([first])
         delay_end = first.enqueued + self.policy.max_queue_delay_s
         while True:
             batch = self._fill(first)

@@ -142,3 +142,39 @@ def test_priority_one_goes_first():
 
     run(main())
     assert order == ["blocker", "high", "low"]
+
+
+def test_urgent_request_queued_behind_another_shape_completes():
+    model = Recorder()
+
+    async def main():
+        scheduler = await _scheduler(model, max_batch_size=4, max_queue_delay_s=0.05)
+        low = scheduler.submit({"x": np.ones((1, 2), np.float32)}, priority=10)
+        high = scheduler.submit({"x": np.ones((1, 3), np.float32)}, priority=1)
+        results = await asyncio.wait_for(asyncio.gather(low, high), 5)
+        await scheduler.stop()
+        return results
+
+    low, high = run(main())
+    assert low["y"].shape == (1, 2) and high["y"].shape == (1, 3)
+
+
+def test_priority_applies_without_batching_too():
+    model = Recorder(delay=0.05)
+    order = []
+
+    async def main():
+        scheduler = await _scheduler(model, max_batch_size=0)
+
+        async def call(tag, priority):
+            await scheduler.submit({"x": np.ones((1, 1), np.float32)}, priority=priority)
+            order.append(tag)
+
+        blocker = asyncio.create_task(call("blocker", 5))
+        await asyncio.sleep(0.01)
+        await asyncio.gather(call("low", 10), call("high", 1))
+        await blocker
+        await scheduler.stop()
+
+    run(main())
+    assert order == ["blocker", "high", "low"]
