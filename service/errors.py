@@ -45,11 +45,6 @@ class DeadlineExceeded(StriateError):
     reason = "deadline_exceeded"
 
 
-class Cancelled(StriateError):
-    code = grpc.StatusCode.CANCELLED
-    reason = "cancelled"
-
-
 class ModelLoadError(StriateError):
     """A model could not be loaded; the reason shows in RepositoryIndex and the log."""
 

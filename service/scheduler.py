@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import Cancelled, DeadlineExceeded, ModelNotReady, QueueFull, StriateError
+from .errors import DeadlineExceeded, ModelNotReady, QueueFull, StriateError
 from .stats import ModelStats
 
 log = logging.getLogger(__name__)
@@ -222,5 +222,3 @@ def _fail_all(batch: list[_Request], exc: Exception) -> None:
         if not request.future.done():
             request.future.set_exception(exc)
 
-
-__all__ = ["BatchingPolicy", "Scheduler", "Cancelled"]

@@ -8,7 +8,6 @@ import logging
 import grpc
 
 from .. import __version__
-from ..config import parameters_of
 from ..core import InferenceCore
 from ..datatypes import datatype_from_config
 from ..errors import InvalidInput, ModelNotFound, StriateError
@@ -202,5 +201,3 @@ def _statistics(model: LoadedModel) -> pb.ModelStatistics:
                                              compute_infer=_duration(d))
                      for size, d in sorted(s.batches.items())])
 
-
-__all__ = ["InferenceServicer", "parameters_of"]
