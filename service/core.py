@@ -23,6 +23,14 @@ class InferenceCore:
         """A ready model version (raises ModelNotFound or ModelNotReady)."""
         return self.repository.get(model_name, version)
 
+    def is_ready(self, model_name: str, version: str = "") -> bool:
+        """Whether the model (version) can take requests now."""
+        try:
+            self.model(model_name, version)
+        except StriateError:
+            return False
+        return True
+
     def models(self) -> list[LoadedModel]:
         """The latest ready version of every ready model."""
         return self.repository.ready_models()

@@ -54,17 +54,10 @@ class Server:
         self.state = ServerState(settings.model_control_mode == "explicit")
         self.health = health.aio.HealthServicer()
         self.grpc_server = self._build_grpc()
-        self.http = HttpServer(self.metrics, lambda: self.state.ready, self._model_ready)
+        self.http = HttpServer(self.metrics, lambda: self.state.ready, self.core.is_ready)
         self.service_names: list[str] = []
         self.grpc_port = 0
         self.http_port = 0
-
-    def _model_ready(self, name: str) -> bool:
-        try:
-            self.core.model(name)
-        except StriateError:
-            return False
-        return True
 
     def _build_grpc(self) -> grpc.aio.Server:
         limit = self.settings.max_message_bytes

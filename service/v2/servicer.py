@@ -10,7 +10,7 @@ import grpc
 from .. import __version__
 from ..core import InferenceCore
 from ..datatypes import datatype_from_config
-from ..errors import InvalidInput, ModelNotFound, StriateError
+from ..errors import InvalidInput, ModelNotFound
 from ..protocol import grpc_service_pb2 as pb
 from ..protocol import grpc_service_pb2_grpc as pb_grpc
 from ..protocol import model_config_pb2 as mc
@@ -50,11 +50,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.ServerReadyResponse(ready=self.state.ready)
 
     async def ModelReady(self, request, context):
-        try:
-            self.core.model(request.name, request.version)
-        except StriateError:
-            return pb.ModelReadyResponse(ready=False)
-        return pb.ModelReadyResponse(ready=True)
+        return pb.ModelReadyResponse(ready=self.core.is_ready(request.name, request.version))
 
     async def ServerMetadata(self, request, context):
         return pb.ServerMetadataResponse(name="striate", version=__version__,
