@@ -129,13 +129,39 @@ def test_full_queue_answers_resource_exhausted(server, client):
     assert_serving(client)
 
 
+def _pending(server, model: str) -> float:
+    """The server's pending-request gauge for a model (queued or running)."""
+    import urllib.request
+
+    text = urllib.request.urlopen(server.http_url + "/metrics").read().decode()
+    prefix = f'striate_inference_pending_request_count{{model="{model}",version="1"}} '
+    line = next((line for line in text.splitlines() if line.startswith(prefix)), None)
+    return float(line.split()[-1]) if line else 0.0
+
+
+def _wait_for_pending(server, model: str, condition, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition(_pending(server, model)):
+        assert time.monotonic() < deadline, f"{model}'s pending count never settled"
+        time.sleep(0.005)
+
+
 def test_expired_request_is_dropped_before_it_runs(server, client):
     import threading
 
     x = np.ones((4, 64, 1024), np.float32)
+    _wait_for_pending(server, "slow", lambda n: n == 0)  # earlier tests' requests are done
     before = client.get_inference_statistics("slow").model_stats[0]
-    blocker = threading.Thread(target=lambda: infer(client, "slow", x=x))
+
+    def block():
+        with triton.InferenceServerClient(server.grpc_url) as own:
+            infer(own, "slow", x=x)
+
+    blocker = threading.Thread(target=block)
     blocker.start()
+    _wait_for_pending(server, "slow", lambda n: n >= 1)  # the blocker is in the server
     error = _error(lambda: client.infer("slow", [infer_input("x", x[:1])], client_timeout=0.05))
     assert error.status() == "StatusCode.DEADLINE_EXCEEDED"
     blocker.join()
