@@ -99,6 +99,7 @@ def validate_inputs(model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
             shown = ([-1] if config.max_batch_size > 0 else []) + list(dims)
             raise InvalidInput(f"input '{name}' of model '{model.name}' has shape "
                                f"{list(array.shape)}, expected {shown} (-1: any size)")
+        _refuse_empty_free_dims(model.name, name, tuple(array.shape), dims)
     if len(batch_sizes) > 1:
         raise InvalidInput(f"the inputs of one request must share their batch size; got "
                            f"{sorted(batch_sizes)}")
@@ -112,6 +113,19 @@ def validate_outputs(model: LoadedModel, outputs: list[str] | None) -> None:
     if unknown:
         raise InvalidInput(f"model '{model.name}' has no output {unknown}; its outputs are "
                            f"{sorted(known)}")
+
+
+def _refuse_empty_free_dims(model_name: str, name: str, shape: tuple[int, ...],
+                            dims: tuple[int, ...]) -> None:
+    """A size-0 dimension where the config allows any size (-1) is refused: ONNX Runtime
+    aborts the whole process on some graphs given one (e.g. an empty token sequence).
+    `shape` is the whole request shape; `dims` the config's, without the batch axis."""
+    first = len(shape) - len(dims)
+    for axis, declared in enumerate(dims, start=first):
+        if shape[axis] == 0 and declared == -1:
+            raise InvalidInput(f"input '{name}' of model '{model_name}' has an empty dimension "
+                               f"(shape {list(shape)}, axis {axis} is 0); send at least one "
+                               "element along every variable-size axis")
 
 
 def _shape_matches(shape: tuple[int, ...], dims: tuple[int, ...]) -> bool:
