@@ -10,6 +10,7 @@ Importable and usable outside the server:
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,25 @@ def _as_onnx_strings(name: str, array: np.ndarray) -> np.ndarray:
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"input '{name}': ONNX string tensors need UTF-8 text; "
                            f"an element is not ({exc.reason})") from exc
+
+
+_INPUT_ERROR_WORDS = re.compile(r"out of (data )?bounds|out of range|invalid (index|indices)",
+                                re.IGNORECASE)
+
+
+def _is_input_error(exc: Exception) -> bool:
+    """Whether ONNX Runtime blames the input (its INVALID_ARGUMENT class or an index out of
+    range), rather than the model or the machine."""
+    return type(exc).__name__ == "InvalidArgument" or bool(_INPUT_ERROR_WORDS.search(str(exc)))
+
+
+def _ort_reason(exc: Exception) -> str:
+    """ONNX Runtime's own sentence, without its status prefix and node names."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    marker = "Status Message: "
+    if marker in text:
+        return text.split(marker, 1)[1][:300]
+    return text.split(" : ")[-1][:300]
 
 
 def _graph_tensors(args) -> list[GraphTensor]:
@@ -133,9 +153,14 @@ class OnnxRuntime:
         names = output_names or [t.name for t in self.outputs]
         inputs = {name: _as_onnx_strings(name, a) if a.dtype == object else a
                   for name, a in inputs.items()}
-        if self.on_cuda:
-            return self._infer_io_binding(inputs, names)
-        return dict(zip(names, self.session.run(names, inputs), strict=True))
+        try:
+            if self.on_cuda:
+                return self._infer_io_binding(inputs, names)
+            return dict(zip(names, self.session.run(names, inputs), strict=True))
+        except Exception as exc:
+            if _is_input_error(exc):
+                raise InvalidInput(f"the model rejected the input: {_ort_reason(exc)}") from exc
+            raise
 
     def _infer_io_binding(self, inputs: dict[str, np.ndarray],
                           names: list[str]) -> dict[str, np.ndarray]:

@@ -184,12 +184,11 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         try:
             outputs = await loop.run_in_executor(self._executor, self._infer, inputs, wanted)
-        except StriateError as exc:
-            _fail_all(batch, exc)
-            return
         except Exception as exc:
-            log.exception("model '%s' failed on a batch of %d", self.name, len(batch))
-            _fail_all(batch, exc)
+            if len(batch) > 1:
+                await self._run_one_by_one(batch, exc)
+            else:
+                _fail(batch[0], exc, self.name)
             return
         computed = time.perf_counter_ns()
         self._deliver(batch, outputs)
@@ -197,6 +196,26 @@ class Scheduler:
         size = sum(r.size for r in batch)
         self.stats.executed(size, len(batch), prepared - start, computed - prepared,
                             done - computed)
+
+    async def _run_one_by_one(self, batch: list[_Request], batch_error: Exception) -> None:
+        """A batch failed: run its members alone, so only the request at fault fails."""
+        log.info("model '%s': a batch of %d failed (%s); running its requests one by one",
+                 self.name, len(batch), type(batch_error).__name__)
+        loop = asyncio.get_running_loop()
+        for request in batch:
+            if request.future.done():
+                continue
+            start = time.perf_counter_ns()
+            try:
+                outputs = await loop.run_in_executor(self._executor, self._infer,
+                                                     request.inputs, request.outputs)
+            except Exception as exc:
+                _fail(request, exc, self.name)
+                continue
+            computed = time.perf_counter_ns()
+            self._deliver([request], outputs)
+            self.stats.executed(request.size, 1, 0, computed - start,
+                                time.perf_counter_ns() - computed)
 
     def _deliver(self, batch: list[_Request], outputs: dict[str, np.ndarray]) -> None:
         offset = 0
@@ -217,8 +236,9 @@ def _union_outputs(batch: list[_Request]) -> list[str] | None:
     return sorted({name for r in batch for name in r.outputs})
 
 
-def _fail_all(batch: list[_Request], exc: Exception) -> None:
-    for request in batch:
-        if not request.future.done():
-            request.future.set_exception(exc)
+def _fail(request: _Request, exc: Exception, model_name: str) -> None:
+    if not isinstance(exc, StriateError):
+        log.error("model '%s' failed on a request", model_name, exc_info=exc)
+    if not request.future.done():
+        request.future.set_exception(exc)
 

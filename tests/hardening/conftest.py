@@ -1,0 +1,36 @@
+"""One server for the request-level hardening tests, on a copy of two shipped models.
+
+`easyvqa_batching` is easyvqa with a long queue delay, so concurrent requests surely share
+a batch (the shipped 2 ms would make the batch isolation test depend on timing).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import running_server
+
+ZOO = Path(__file__).resolve().parents[2] / "exported_models"
+BATCHING_VQA = "easyvqa_batching"
+
+
+@pytest.fixture(scope="session")
+def hardening_repository(tmp_path_factory) -> Path:
+    repository = tmp_path_factory.mktemp("hardening-repository")
+    shutil.copytree(ZOO / "easyvqa", repository / "easyvqa")
+    shutil.copytree(ZOO / "easyvqa", repository / BATCHING_VQA)
+    config = repository / BATCHING_VQA / "config.pbtxt"
+    text = config.read_text().replace('name: "easyvqa"', f'name: "{BATCHING_VQA}"')
+    text = text.replace("max_queue_delay_microseconds: 2000",
+                        "max_queue_delay_microseconds: 300000")
+    config.write_text(text.replace("preferred_batch_size: [ 8 ]", "preferred_batch_size: [ 64 ]"))
+    return repository
+
+
+@pytest.fixture(scope="session")
+def server(hardening_repository):
+    with running_server(hardening_repository) as running:
+        yield running
