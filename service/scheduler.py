@@ -1,10 +1,19 @@
 """Per-model scheduling: a bounded queue feeding a dynamic batcher, inference off the event loop.
 
 Requests with the same non-batch shapes and dtypes are concatenated along the batch axis
-up to max_batch_size; each caller gets back exactly its own slice. A batch is run as soon as
-it reaches max_batch_size (or a preferred size), or when the oldest request has waited
-max_queue_delay. Requests whose caller went away or whose deadline passed are dropped before
-they run.
+up to max_batch_size; each caller gets back exactly its own slice. Requests whose caller went
+away or whose deadline passed are dropped before they run.
+
+When a batch forms:
+- Without preferred sizes, a batch never waits on purpose. An idle instance takes what the
+  queue holds at once (a lone request on a quiet model pays no window); while every instance
+  is busy, requests gather, and the next free instance takes them together, up to
+  max_batch_size. Load makes the batches: the busier the model, the larger they get.
+- With preferred sizes, an idle instance waits for a preferred size (or max_batch_size), but
+  never past max_queue_delay after the oldest request was queued: the delay is an upper bound.
+
+A batch of one reaches the model with the caller's own arrays (no copy); a larger batch costs
+one concatenation per input.
 """
 
 from __future__ import annotations
@@ -124,9 +133,16 @@ class Scheduler:
         while not self._queue:
             self._wakeup.clear()
             await self._wakeup.wait()
-        first = min(self._queue, key=lambda r: (r.priority, r.enqueued))
+        first = min(self._queue, key=_queue_order)
         if not self.batched:
             return self._take([first])
+        if not self.policy.preferred_sizes:
+            return self._take(self._fill(first))
+        return await self._wait_for_preferred(first)
+
+    async def _wait_for_preferred(self, first: _Request) -> list[_Request]:
+        """Gather until a preferred size or max_batch_size, at most max_queue_delay after
+        `first` was queued."""
         delay_end = first.enqueued + self.policy.max_queue_delay_s
         while True:
             batch = self._fill(first)
@@ -146,7 +162,7 @@ class Scheduler:
     def _fill(self, first: _Request) -> list[_Request]:
         """The first request and compatible ones, in priority order, up to max_batch_size."""
         batch, size = [first], first.size
-        for request in sorted(self._queue, key=lambda r: (r.priority, r.enqueued)):
+        for request in sorted(self._queue, key=_queue_order):
             if request is first or request.key != first.key:
                 continue
             if size + request.size > self.policy.max_batch_size:
@@ -228,6 +244,10 @@ class Scheduler:
             offset += request.size
             if not request.future.done():
                 request.future.set_result(part)
+
+
+def _queue_order(request: _Request) -> tuple[int, float]:
+    return request.priority, request.enqueued
 
 
 def _union_outputs(batch: list[_Request]) -> list[str] | None:

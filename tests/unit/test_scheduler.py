@@ -178,3 +178,87 @@ def test_priority_applies_without_batching_too():
 
     run(main())
     assert order == ["blocker", "high", "low"]
+
+
+def test_lone_request_on_an_idle_model_pays_no_window():
+    async def main():
+        scheduler = await _scheduler(Recorder(), max_batch_size=8, max_queue_delay_s=60)
+        result = await asyncio.wait_for(scheduler.submit({"x": np.ones((1, 2), np.float32)}), 5)
+        await scheduler.stop()
+        return result
+
+    np.testing.assert_array_equal(run(main())["y"], np.full((1, 2), 2, np.float32))
+
+
+def test_requests_gather_while_an_execution_is_in_flight():
+    model = Recorder(delay=0.2)
+
+    async def main():
+        scheduler = await _scheduler(model, max_batch_size=8)
+        first = asyncio.create_task(scheduler.submit({"x": np.zeros((1, 1), np.float32)}))
+        await asyncio.sleep(0.05)  # the first is running now; these queue behind it
+        rest = [np.full((1, 1), i, np.float32) for i in range(1, 7)]
+        results = await asyncio.gather(*(scheduler.submit({"x": a}) for a in rest))
+        await first
+        await scheduler.stop()
+        return rest, results
+
+    rest, results = run(main())
+    assert model.batches == [1, 6]
+    for array, result in zip(rest, results):
+        np.testing.assert_array_equal(result["y"], array * 2)
+
+
+def test_batches_form_under_closed_loop_load():
+    model = Recorder(delay=0.01)
+    clients, rounds = 16, 5
+
+    async def main():
+        scheduler = await _scheduler(model, max_batch_size=16)
+
+        async def client(index: int) -> None:
+            for _ in range(rounds):
+                x = np.full((1, 3), index, np.float32)
+                np.testing.assert_array_equal((await scheduler.submit({"x": x}))["y"], x * 2)
+
+        await asyncio.gather(*(client(i) for i in range(clients)))
+        await scheduler.stop()
+        return scheduler.stats
+
+    stats = run(main())
+    assert sum(model.batches) == clients * rounds
+    assert stats.inference_count / stats.execution_count > 2
+
+
+def test_a_preferred_size_is_waited_for_no_longer_than_the_window():
+    model = Recorder()
+    window = 0.3
+
+    async def main():
+        scheduler = await _scheduler(model, max_batch_size=8, preferred_sizes=(4,),
+                                     max_queue_delay_s=window)
+        calls = [scheduler.submit({"x": np.ones((1, 2), np.float32)}) for _ in range(3)]
+        await asyncio.wait_for(asyncio.gather(*calls), 10)
+        await scheduler.stop()
+        return scheduler.stats.queue
+
+    queue = run(main())
+    assert model.batches == [3]  # the three waited together for a fourth that never came
+    assert queue.count == 3
+    assert queue.ns / queue.count / 1e9 < window + 0.5  # and gave up when the window closed
+
+
+def test_a_preferred_size_forms_before_the_window_closes():
+    model = Recorder()
+
+    async def main():
+        scheduler = await _scheduler(model, max_batch_size=8, preferred_sizes=(2,),
+                                     max_queue_delay_s=60)
+        first = asyncio.create_task(scheduler.submit({"x": np.ones((1, 2), np.float32)}))
+        await asyncio.sleep(0.05)
+        second = scheduler.submit({"x": np.ones((1, 2), np.float32)})
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+        await scheduler.stop()
+
+    run(main())
+    assert model.batches == [2]
