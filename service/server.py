@@ -17,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from .core import InferenceCore
 from .errors import StriateError
-from .http import HttpServer
+from .http import HttpContext, HttpServer, build_app
 from .protocol import grpc_service_pb2 as pb
 from .protocol import grpc_service_pb2_grpc as pb_grpc
 from .repository import ModelRepository
@@ -54,7 +54,9 @@ class Server:
         self.state = ServerState(settings.model_control_mode == "explicit")
         self.health = health.aio.HealthServicer()
         self.grpc_server = self._build_grpc()
-        self.http = HttpServer(self.metrics, lambda: self.state.ready, self.core.is_ready)
+        self.http = HttpServer(build_app(HttpContext(self.core, self.metrics, settings,
+                                                     lambda: self.state.ready)),
+                               grace_s=settings.shutdown_grace_s)
         self.service_names: list[str] = []
         self.grpc_port = 0
         self.http_port = 0
@@ -121,8 +123,8 @@ class Server:
         log.info("shutting down: finishing in-flight requests")
         self.state.stopping = True
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.grpc_server.stop(self.settings.shutdown_grace_s)
-        await self.http.stop()
+        await asyncio.gather(self.grpc_server.stop(self.settings.shutdown_grace_s),
+                             self.http.stop())
         await self.repository.unload_all()
         self.executor.shutdown(wait=True)
         log.info("stopped")

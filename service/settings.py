@@ -19,7 +19,7 @@ class Settings:
     grpc_port: int = 8001
     """gRPC port for the v2 protocol and the task API; 0 lets the OS pick one."""
     http_port: int = 8000
-    """HTTP port for /metrics and /v2/health/*; 0 lets the OS pick one."""
+    """HTTP port: the demo page, the HTTP task API, /metrics and /v2/health/*; 0 picks one."""
     host: str = "0.0.0.0"
     """Address both ports bind to."""
     device: str = "cpu"
@@ -66,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grpc-port", type=int, default=int(_env("grpc_port", "8001")),
                         help="gRPC port; 0 picks a free one (default: %(default)s)")
     parser.add_argument("--http-port", type=int, default=int(_env("http_port", "8000")),
-                        help="HTTP port for /metrics and /v2/health/{live,ready} "
-                        "(default: %(default)s)")
+                        help="HTTP port: the demo page at /, the HTTP task API, /metrics, "
+                        "/v2/health (default: %(default)s)")
     parser.add_argument("--host", default=_env("host", "0.0.0.0"),
                         help="address to bind (default: %(default)s)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default=_env("device", "cpu"),
