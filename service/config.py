@@ -42,11 +42,12 @@ def read_config(model_dir: Path) -> ModelConfig:
             if re.search(r"^\s*max_batch_size\s*:", text, flags=re.M):
                 config.parameters[BATCHING_STATED].string_value = "true"
         except text_format.ParseError as exc:
-            raise ModelLoadError(f"{path} is not a valid model config: {exc}") from exc
+            raise ModelLoadError(f"{model_dir.name}/config.pbtxt is not a valid model config: "
+                                 f"{exc}") from exc
     if config.name and config.name != model_dir.name:
         raise ModelLoadError(
-            f"{path} names the model '{config.name}' but its folder is '{model_dir.name}'; "
-            "make them agree"
+            f"{model_dir.name}/config.pbtxt names the model '{config.name}' but its folder is "
+            f"'{model_dir.name}'; make them agree"
         )
     config.name = model_dir.name
     return config

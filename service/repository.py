@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config import ModelConfig, complete_config, parameters_of, read_config
 from .errors import ModelLoadError, ModelNotFound, ModelNotReady, StriateError
+from .names import check_model_name
 from .runtime import OnnxRuntime, RuntimeOptions
 from .scheduler import BatchingPolicy, Scheduler
 from .settings import Settings
@@ -98,6 +99,7 @@ class ModelRepository:
 
     def get(self, name: str, version: str = "") -> LoadedModel:
         """A ready model version: the latest served one when `version` is empty."""
+        check_model_name(name, version)
         entry = self.entries.get(name)
         if entry is None and is_model_folder(self.root / name):
             raise ModelNotReady(f"model '{name}' is not loaded; load it with "
@@ -120,6 +122,7 @@ class ModelRepository:
 
     async def load(self, name: str) -> ModelEntry:
         """Load (or reload) a model. In-flight requests on the old versions finish first."""
+        check_model_name(name)
         async with self._locks.setdefault(name, asyncio.Lock()):
             entry = self.entries.setdefault(name, ModelEntry(name))
             previous = dict(entry.versions)
@@ -140,6 +143,7 @@ class ModelRepository:
             return entry
 
     async def unload(self, name: str) -> None:
+        check_model_name(name)
         entry = self.entries.get(name)
         if entry is None and is_model_folder(self.root / name):
             raise ModelNotReady(f"model '{name}' is not loaded; load it with "
@@ -165,7 +169,7 @@ class ModelRepository:
     async def _load_versions(self, name: str) -> dict[str, LoadedModel]:
         directory = self.root / name
         if not is_model_folder(directory):
-            raise ModelNotFound(f"the repository {self.root} has no model folder '{name}'")
+            raise ModelNotFound(f"the repository has no model folder '{name}'")
         config = read_config(directory)
         filename = config.default_model_filename or "model.onnx"
         available = _versions_on_disk(directory, filename)

@@ -95,6 +95,11 @@ class OnnxRuntime:
         self.outputs: list[GraphTensor] = []
 
     @property
+    def shown_path(self) -> str:
+        """The model file as `<model>/<version>/<file>`: messages never show server paths."""
+        return "/".join(self.path.parts[-3:])
+
+    @property
     def ready(self) -> bool:
         return self.session is not None
 
@@ -111,11 +116,13 @@ class OnnxRuntime:
         except ModelLoadError:
             raise
         except Exception as exc:  # onnxruntime raises several unrelated types
-            raise ModelLoadError(f"ONNX Runtime could not load {self.path}: {exc}") from exc
+            reason = str(exc).replace(str(self.path), self.shown_path)
+            raise ModelLoadError(
+                f"ONNX Runtime could not load {self.shown_path}: {reason}") from exc
         if self.on_cuda and self.session.get_providers()[0] != CUDA:
             self.session = None
             raise ModelLoadError(
-                f"{self.path}: CUDA was asked for but ONNX Runtime would run this model on "
+                f"{self.shown_path}: CUDA was asked for but ONNX Runtime would run this model on "
                 f"{ort.get_available_providers()}; refusing to fall back to the CPU"
             )
         self.inputs = _graph_tensors(self.session.get_inputs())

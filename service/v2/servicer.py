@@ -11,6 +11,7 @@ from .. import __version__
 from ..core import InferenceCore
 from ..datatypes import datatype_from_config
 from ..errors import InvalidInput, ModelNotFound
+from ..names import check_model_name
 from ..protocol import grpc_service_pb2 as pb
 from ..protocol import grpc_service_pb2_grpc as pb_grpc
 from ..protocol import model_config_pb2 as mc
@@ -103,7 +104,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
                 _, message = status_of(exc)
                 await results.put(pb.ModelStreamInferResponse(
                     error_message=message,
-                    infer_response=pb.ModelInferResponse(model_name=request.model_name,
+                    infer_response=pb.ModelInferResponse(model_name=request.model_name[:128],
                                                          id=request.id)))
             finally:
                 limit.release()
@@ -154,6 +155,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     @handle_errors
     async def RepositoryModelLoad(self, request, context):
         self._require_explicit("load")
+        check_model_name(request.model_name)
         if request.model_name not in self.repository.folder_names():
             raise ModelNotFound(f"the repository has no model folder '{request.model_name}'")
         await self.repository.load(request.model_name)
