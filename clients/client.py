@@ -19,9 +19,10 @@ from typing import Any
 
 import grpc
 
+from contract.protocol import striate_tasks_pb2 as pb
+from contract.protocol import striate_tasks_pb2_grpc as pb_grpc
+
 from . import results
-from .protocol import striate_tasks_pb2 as pb
-from .protocol import striate_tasks_pb2_grpc as pb_grpc
 from .results import (
     Answers,
     Caption,

@@ -9,7 +9,7 @@ import grpc
 import numpy as np
 from PIL import Image
 
-from .protocol import striate_tasks_pb2 as pb
+from contract.protocol import striate_tasks_pb2 as pb
 
 
 class ClientError(Exception):

@@ -3,10 +3,13 @@
     python protos/generate.py           # write the stubs
     python protos/generate.py --check   # exit 1 if the committed stubs are stale
 
-The v2 protocol goes to `service/protocol/` (only the server imports it); the task API to
-`clients/protocol/` (the thin client and the server share that one copy). protoc writes
-absolute imports between generated modules; they are rewritten as relative ones so the
-stubs live inside their packages.
+Both protos (the v2 protocol and the task API) go to `contract/protocol/`, the one copy that
+the server, the clients and the toolchain import. Two rewrites follow protoc:
+- protoc writes absolute imports between generated modules; they become relative ones so
+  the stubs live inside their package;
+- the descriptors register in `contract.protocol.POOL`, a pool of our own, not protobuf's
+  default pool, so our v2 stubs and tritonclient's copy of the same protos can be imported
+  by one process (names and wire format stay Triton's).
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 TARGETS = {
-    "service/protocol": ["model_config.proto", "grpc_service.proto"],
-    "clients/protocol": ["striate_tasks.proto"],
+    "contract/protocol": ["model_config.proto", "grpc_service.proto", "striate_tasks.proto"],
 }
+DEFAULT_POOL = "DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile("
+PRIVATE_POOL = ("from . import POOL as _POOL  # private pool: see contract/protocol/__init__.py\n"
+                "DESCRIPTOR = _POOL.AddSerializedFile(")
 
 
 def _generate(protos: list[str], out: Path) -> dict[str, str]:
@@ -39,6 +44,7 @@ def _generate(protos: list[str], out: Path) -> dict[str, str]:
         for module in modules:
             text = re.sub(rf"^import {module} as", f"from . import {module} as", text, flags=re.M)
             text = re.sub(rf"^import {module}$", f"from . import {module}", text, flags=re.M)
+        text = text.replace(DEFAULT_POOL, PRIVATE_POOL)
         files[path.name] = text
     return files
 
@@ -62,7 +68,6 @@ def main() -> int:
             else:
                 destination.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
-                (destination / "__init__.py").touch()
     if stale:
         print("stale generated stubs (run `python protos/generate.py`):", *stale, sep="\n  ")
         return 1

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
+from contract.protocol import model_config_pb2 as mc
+
 from .datatypes import config_type_name, datatype_from_config
 from .errors import ModelLoadError
-from .protocol import model_config_pb2 as mc
 
 ModelConfig = mc.ModelConfig
 DEFAULT_MAX_BATCH_SIZE = 8

@@ -7,9 +7,10 @@ import time
 
 import numpy as np
 
+from contract.protocol import model_config_pb2 as mc
+
 from .datatypes import datatype_from_config, datatype_of
 from .errors import InvalidInput, ModelNotReady, StriateError
-from .protocol import model_config_pb2 as mc
 from .repository import LoadedModel, ModelRepository
 
 

@@ -12,14 +12,17 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+
+from contract.protocol import POOL
+from contract.protocol import grpc_service_pb2 as pb
+from contract.protocol import grpc_service_pb2_grpc as pb_grpc
 
 from .core import InferenceCore
 from .errors import StriateError
 from .http import HttpContext, HttpServer, build_app
-from .protocol import grpc_service_pb2 as pb
-from .protocol import grpc_service_pb2_grpc as pb_grpc
 from .repository import ModelRepository
 from .settings import Settings
 from .stats import Metrics
@@ -71,9 +74,9 @@ class Server:
         names = [pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name]
         names += _add_task_service(server, self.core, self.settings)
         self.service_names = names
-        reflection.enable_server_reflection(
-            names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                     reflection.SERVICE_NAME], server)
+        names = names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                         reflection.SERVICE_NAME]
+        reflection.enable_server_reflection(names, server, pool=_reflection_pool(names))
         return server
 
     async def start(self) -> None:
@@ -154,6 +157,33 @@ def check_cuda_provider() -> None:
             f"(it offers {ort.get_available_providers()}); install onnxruntime-gpu "
             "(pip install '.[gpu]') with CUDA 13 and cuDNN 9, or run with --device cpu"
         )
+
+
+def _reflection_pool(service_names: list[str]) -> descriptor_pool.DescriptorPool:
+    """One pool with the .proto files of every service served, for server reflection.
+
+    Our stubs live in `contract.protocol.POOL` (apart from tritonclient's copy of the v2
+    protos), health and reflection in protobuf's default pool; reflection answers from a
+    single pool, so it gets a copy of each service's file, dependencies first.
+    """
+    pool = descriptor_pool.DescriptorPool()
+    added: set[str] = set()
+
+    def add(file) -> None:
+        if file.name in added:
+            return
+        for dependency in file.dependencies:
+            add(dependency)
+        pool.AddSerializedFile(file.serialized_pb)
+        added.add(file.name)
+
+    for name in service_names:
+        try:
+            service = POOL.FindServiceByName(name)
+        except KeyError:
+            service = descriptor_pool.Default().FindServiceByName(name)
+        add(service.file)
+    return pool
 
 
 def _add_task_service(server: grpc.aio.Server, core: InferenceCore,

@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
 
-from clients.protocol import striate_tasks_pb2 as pb
-from clients.protocol import striate_tasks_pb2_grpc as pb_grpc
+from contract.protocol import striate_tasks_pb2 as pb
+from contract.protocol import striate_tasks_pb2_grpc as pb_grpc
 
 from ..core import InferenceCore
 from ..errors import DeadlineExceeded

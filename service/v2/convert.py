@@ -6,9 +6,10 @@ import math
 
 import numpy as np
 
+from contract.protocol import grpc_service_pb2 as pb
+
 from ..datatypes import NUMPY_BY_DATATYPE, deserialize_bytes, serialize_bytes
 from ..errors import InvalidInput
-from ..protocol import grpc_service_pb2 as pb
 
 DEFAULT_PRIORITY = 1 << 30
 

@@ -7,14 +7,15 @@ import logging
 
 import grpc
 
+from contract.protocol import grpc_service_pb2 as pb
+from contract.protocol import grpc_service_pb2_grpc as pb_grpc
+from contract.protocol import model_config_pb2 as mc
+
 from .. import __version__
 from ..core import InferenceCore
 from ..datatypes import datatype_from_config
 from ..errors import InvalidInput, ModelNotFound
 from ..names import check_model_name
-from ..protocol import grpc_service_pb2 as pb
-from ..protocol import grpc_service_pb2_grpc as pb_grpc
-from ..protocol import model_config_pb2 as mc
 from ..repository import READY, LoadedModel, ModelRepository
 from ..rpc import handle_errors, status_of
 from .convert import fill_response, inputs_from_request, request_options

@@ -1,8 +1,8 @@
 """`clients` works where only grpcio, protobuf, numpy and Pillow are installed.
 
 A fresh virtual environment (no pip, nothing from the system) gets exactly those packages,
-linked from the test venv, and a copy of `clients/` alone: no `service`, no onnxruntime,
-no torch. The CLI then talks to a real server from it.
+linked from the test venv, and a copy of `clients/` and `contract/` (the protocol stubs)
+alone: no `service`, no onnxruntime, no torch. The CLI then talks to a real server from it.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ def _light_environment(root: Path) -> tuple[Path, Path]:
         if (source / name).exists():
             (target / name).symlink_to(source / name)
     code = root / "code"
-    shutil.copytree(ROOT / "clients", code / "clients",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("clients", "contract"):
+        shutil.copytree(ROOT / package, code / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
     return python, code
 
 

@@ -168,3 +168,44 @@ def test_stream_infer_answers_each_request(client):
         np.testing.assert_array_equal(value, np.full((1, 4), 2 * int(key), dtype=np.float32))
     errors = [e for _, e in answers if e is not None]
     assert len(errors) == 1 and "shape" in errors[0].message()
+
+
+def test_our_stubs_and_tritonclients_share_one_process(server):
+    """contract.protocol registers in its own descriptor pool: importing it beside
+    tritonclient raises no "duplicate symbol", and both speak the same wire."""
+    from contract.protocol import grpc_service_pb2, grpc_service_pb2_grpc
+
+    assert grpc_service_pb2.ModelInferRequest.DESCRIPTOR.full_name == \
+        service_pb2.ModelInferRequest.DESCRIPTOR.full_name == "inference.ModelInferRequest"
+    ours = grpc_service_pb2.ModelInferRequest(model_name="scale_fp32", id="r1")
+    tensor = ours.inputs.add(name="x", datatype="FP32", shape=[1, 4])
+    tensor.contents.fp32_contents.extend([1, 2, 3, 4])
+    theirs = service_pb2.ModelInferRequest.FromString(ours.SerializeToString())
+    assert (theirs.model_name, theirs.id) == ("scale_fp32", "r1")
+    with grpc.insecure_channel(server.grpc_url) as channel:
+        stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        response = stub.ModelInfer(ours)
+    y = np.frombuffer(response.raw_output_contents[0], np.float32)
+    np.testing.assert_array_equal(y, [2, 4, 6, 8])
+
+
+def test_reflection_describes_both_apis(server):
+    from google.protobuf import descriptor_pool
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    with grpc.insecure_channel(server.grpc_url) as channel:
+        database = ProtoReflectionDescriptorDatabase(channel)
+        services = set(database.get_services())
+        assert {"inference.GRPCInferenceService", "striate.tasks.v1.TaskService",
+                "grpc.health.v1.Health"} <= services
+        pool = descriptor_pool.DescriptorPool(database)
+        v2 = pool.FindServiceByName("inference.GRPCInferenceService")
+        infer = v2.methods_by_name["ModelInfer"]
+        assert infer.input_type.full_name == "inference.ModelInferRequest"
+        config = v2.methods_by_name["ModelConfig"].output_type.fields_by_name["config"]
+        assert "dynamic_batching" in config.message_type.fields_by_name
+        tasks = pool.FindServiceByName("striate.tasks.v1.TaskService")
+        classify = tasks.methods_by_name["Classify"]
+        assert classify.output_type.full_name == "striate.tasks.v1.ClassifyResponse"

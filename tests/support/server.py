@@ -1,8 +1,7 @@
 """Start a real server process for a test: `with running_server(repo) as server: ...`.
 
 The server binds ports the OS picks (port 0) and reports them in a ready file, so tests
-never guess free ports. Nothing from `service` is imported here: tests that use
-tritonclient must not load the server's copy of the v2 protos.
+never guess free ports.
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.protocol import grpc_service_pb2 as pb
 from service.config import GraphTensor, complete_config, read_config
 from service.datatypes import deserialize_bytes, serialize_bytes
 from service.errors import InvalidInput, ModelLoadError
-from service.protocol import grpc_service_pb2 as pb
 from service.settings import settings_from_args
 from service.v2.convert import inputs_from_request
 

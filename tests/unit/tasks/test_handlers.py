@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from clients.protocol import striate_tasks_pb2 as pb
+from contract.protocol import striate_tasks_pb2 as pb
 from service.core import InferenceCore
 from service.errors import InvalidInput, ModelNotFound
 from service.repository import ModelRepository
