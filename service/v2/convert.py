@@ -102,9 +102,23 @@ def request_options(request: pb.ModelInferRequest) -> tuple[int, float | None]:
 
     Priority 1 is the most urgent; requests without one queue after every explicit level.
     """
-    params = request.parameters
-    priority = params["priority"].int64_param if "priority" in params else 0
-    timeout_us = params["timeout"].int64_param if "timeout" in params else 0
-    if priority < 0 or timeout_us < 0:
-        raise InvalidInput("the 'priority' and 'timeout' parameters must not be negative")
+    priority = _whole_number(request.parameters, "priority")
+    timeout_us = _whole_number(request.parameters, "timeout")
     return priority or DEFAULT_PRIORITY, (timeout_us / 1e6 if timeout_us else None)
+
+
+def _whole_number(params, key: str) -> int:
+    """A non-negative integer parameter sent as int64, uint64 (tritonclient) or a string."""
+    if key not in params:
+        return 0
+    param = params[key]
+    kind = param.WhichOneof("parameter_choice")
+    value = getattr(param, kind) if kind else None
+    if kind == "string_param" and value.strip().isdigit():
+        value = int(value)
+    if kind not in ("int64_param", "uint64_param", "string_param") or not isinstance(value, int):
+        raise InvalidInput(f"the '{key}' parameter must be a whole number (int64, uint64 or a "
+                           f"string of digits); got {kind or 'no value'}")
+    if value < 0:
+        raise InvalidInput(f"the '{key}' parameter must not be negative; got {value}")
+    return value

@@ -1,7 +1,8 @@
 """One server for the request-level hardening tests, on a copy of two shipped models.
 
 `easyvqa_batching` is easyvqa with a long queue delay, so concurrent requests surely share
-a batch (the shipped 2 ms would make the batch isolation test depend on timing).
+a batch (the shipped 2 ms would make the batch isolation test depend on timing). `slow` runs
+one request at a time, so requests queue behind each other.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import models
 from tests.support.server import running_server
 
 ZOO = Path(__file__).resolve().parents[2] / "exported_models"
 BATCHING_VQA = "easyvqa_batching"
+SLOW = "slow"
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +30,7 @@ def hardening_repository(tmp_path_factory) -> Path:
     text = text.replace("max_queue_delay_microseconds: 2000",
                         "max_queue_delay_microseconds: 300000")
     config.write_text(text.replace("preferred_batch_size: [ 8 ]", "preferred_batch_size: [ 64 ]"))
+    models.save(models.slow_model(depth=8), repository, SLOW, config="max_batch_size: 0\n")
     return repository
 
 
