@@ -131,5 +131,6 @@ def config_text(config: ModelConfig) -> str:
 
 
 def parameters_of(config: ModelConfig) -> dict[str, str]:
-    """The config's parameters as plain strings."""
-    return {key: value.string_value for key, value in config.parameters.items()}
+    """The config's parameters as plain strings (without the internal batching marker)."""
+    return {key: value.string_value for key, value in config.parameters.items()
+            if key != BATCHING_STATED}

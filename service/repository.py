@@ -8,11 +8,12 @@ its reason for RepositoryIndex and the log; the others serve on.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from contract.metadata import MetadataError, ModelMetadata, parse_metadata
 
 from .config import ModelConfig, complete_config, parameters_of, read_config
 from .errors import ModelLoadError, ModelNotFound, ModelNotReady, StriateError
@@ -29,20 +30,17 @@ READY, LOADING, UNAVAILABLE = "READY", "LOADING", "UNAVAILABLE"
 
 @dataclass
 class LoadedModel:
-    """One ready version of a model: its config, runtime, scheduler and statistics."""
+    """One ready version of a model: its config, typed metadata, runtime, scheduler and
+    statistics."""
 
     name: str
     version: str
     directory: Path
     config: ModelConfig
+    metadata: ModelMetadata
     runtime: OnnxRuntime
     scheduler: Scheduler
     stats: ModelStats
-
-    @functools.cached_property
-    def parameters(self) -> dict[str, str]:
-        """The config's parameters as plain strings (task metadata)."""
-        return parameters_of(self.config)
 
 
 @dataclass
@@ -171,6 +169,7 @@ class ModelRepository:
         if not is_model_folder(directory):
             raise ModelNotFound(f"the repository has no model folder '{name}'")
         config = read_config(directory)
+        metadata = read_metadata(name, config)
         filename = config.default_model_filename or "model.onnx"
         available = _versions_on_disk(directory, filename)
         versions = select_versions(config, available)
@@ -182,12 +181,12 @@ class ModelRepository:
         try:
             for version in versions:
                 path = directory / str(version) / filename
-                runtime = OnnxRuntime(path, self._runtime_options(config))
+                runtime = OnnxRuntime(path, self._runtime_options(config, metadata))
                 await loop.run_in_executor(self._executor, runtime.load)
                 completed = complete_config(config, runtime.inputs, runtime.outputs)
                 await loop.run_in_executor(self._executor, runtime.warm_up)
                 loaded[str(version)] = self._start(name, str(version), directory, completed,
-                                                   runtime)
+                                                   metadata, runtime)
         except BaseException:
             for model in loaded.values():
                 await self._retire(model)
@@ -195,12 +194,13 @@ class ModelRepository:
         return loaded
 
     def _start(self, name: str, version: str, directory: Path, config: ModelConfig,
-               runtime: OnnxRuntime) -> LoadedModel:
+               metadata: ModelMetadata, runtime: OnnxRuntime) -> LoadedModel:
         stats = ModelStats(name, version, self.metrics)
         scheduler = Scheduler(f"{name}", runtime.infer, self._policy(config), stats,
                               self._executor)
         scheduler.start()
-        return LoadedModel(name, version, directory, config, runtime, scheduler, stats)
+        return LoadedModel(name, version, directory, config, metadata, runtime, scheduler,
+                           stats)
 
     def _policy(self, config: ModelConfig) -> BatchingPolicy:
         batching = config.dynamic_batching
@@ -214,18 +214,28 @@ class ModelRepository:
             instances=sum(g.count or 1 for g in config.instance_group) or 1,
         )
 
-    def _runtime_options(self, config: ModelConfig) -> RuntimeOptions:
-        params = parameters_of(config)
+    def _runtime_options(self, config: ModelConfig, metadata: ModelMetadata) -> RuntimeOptions:
+        runtime = metadata.runtime
         accelerators = config.optimization.execution_accelerators
         cuda_options: dict[str, str] = {}
         for accelerator in accelerators.gpu_execution_accelerator:
             cuda_options.update(accelerator.parameters)
         return RuntimeOptions(
             device=self.settings.device,
-            intra_op_threads=int(params.get("intra_op_thread_count",
-                                            self.settings.intra_op_threads)),
-            inter_op_threads=int(params.get("inter_op_thread_count", 0)),
+            intra_op_threads=(self.settings.intra_op_threads
+                              if runtime.intra_op_thread_count is None
+                              else runtime.intra_op_thread_count),
+            inter_op_threads=runtime.inter_op_thread_count,
             cuda_options=cuda_options,
             graph_optimization_level=config.optimization.graph.level,
-            allow_cpu_fallback=params.get("allow_cpu_fallback", "false") == "true",
+            allow_cpu_fallback=runtime.allow_cpu_fallback,
         )
+
+
+def read_metadata(name: str, config: ModelConfig) -> ModelMetadata:
+    """The config's parameters parsed once; a bad one fails the load, naming its key."""
+    try:
+        return parse_metadata(parameters_of(config))
+    except MetadataError as exc:
+        raise ModelLoadError(f"model '{name}' has a bad config.pbtxt: {exc}; see "
+                             "docs/model-folders.md") from exc

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from contract.metadata import TextDecoder
+from contract.metadata import Vocabulary as VocabularyMetadata
+
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .decoding import ComponentDecoder, beam_search, decoder_of
 from .imaging import prepare_image_async
 from .limits import TaskLimits
-from .models import infer_one, int_parameter, output_name, parameter
+from .models import infer_one, output_name
 from .text import Vocabulary, tokenizer_of
+
+DEFAULT_MAX_TOKENS = 20
 
 
 @dataclass(frozen=True)
@@ -30,13 +35,14 @@ async def caption(core: InferenceCore, model: LoadedModel, image: bytes, max_tok
     decoder, kind = decoder_of(core, model)
     runner = ComponentDecoder(core, decoder, kind, encoded[features_name])
     vocabulary = Vocabulary(model)
-    max_tokens = min(max_tokens or int_parameter(model, "max_tokens", 20),
-                     limits.max_caption_tokens)
+    budget = model.metadata.section(TextDecoder).max_tokens or DEFAULT_MAX_TOKENS
+    max_tokens = min(max_tokens or budget, limits.max_caption_tokens)
     best = await beam_search(runner.step, [vocabulary.bos_id], vocabulary.eos_id, max_tokens,
                              max(1, min(beam_width, limits.max_beam_width)))
     generated = list(best.tokens[1:])
-    if parameter(model, "tokenizer"):
-        text = tokenizer_of(model).decode(generated, skip_special_tokens=True)
+    tokenizer = model.metadata.section(VocabularyMetadata).tokenizer
+    if tokenizer:
+        text = tokenizer_of(model, tokenizer).decode(generated, skip_special_tokens=True)
     else:
         text = vocabulary.decode(generated)
     return CaptionResult(text.strip(), best.log_probability)

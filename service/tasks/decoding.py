@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from contract.metadata import TextDecoder
+
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
-from .models import infer_one, parameter
+from .models import infer_one
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,11 @@ class ComponentDecoder:
 
 def decoder_of(core: InferenceCore, model: LoadedModel) -> tuple[LoadedModel, str]:
     """The decoder component the task model names, and its kind."""
-    name = parameter(model, "decoder")
-    if not name:
+    wanted = model.metadata.section(TextDecoder)
+    if not wanted.decoder:
         raise InvalidInput(f"model '{model.name}' names no decoder component (parameter "
                            "'decoder'); it cannot generate text")
-    decoder = core.model(name)
-    kind = parameter(decoder, "decoder_kind", parameter(model, "decoder_kind", "full_sequence"))
-    return decoder, kind
+    decoder = core.model(wanted.decoder)
+    own = (decoder.metadata.section(TextDecoder).decoder_kind
+           if decoder.metadata.has(TextDecoder) else None)
+    return decoder, own or wanted.decoder_kind or "full_sequence"

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.metadata import DetectionThresholds
+
 from ..core import InferenceCore
 from ..repository import LoadedModel
 from .imaging import prepare_image_async
 from .limits import TaskLimits
-from .models import infer_one, label, labels_of, parameter
-
-DEFAULT_SCORE_THRESHOLD = 0.5
+from .models import infer_one, label, labels_of
 
 
 @dataclass(frozen=True)
@@ -70,12 +70,13 @@ async def detect(core: InferenceCore, model: LoadedModel, image: bytes,
     scores = np.asarray(result["scores"], dtype=np.float32).reshape(-1)
     classes = (np.asarray(result["labels"]).astype(np.int64).reshape(-1) if has_labels
                else np.zeros(scores.size, dtype=np.int64))  # one class: index 0
+    thresholds = model.metadata.section(DetectionThresholds)
     if score_threshold is None:
-        score_threshold = float(parameter(model, "score_threshold", str(DEFAULT_SCORE_THRESHOLD)))
+        score_threshold = thresholds.score_threshold
     keep = scores >= score_threshold
     boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
-    nms_iou = parameter(model, "nms_iou")
-    order = (non_max_suppression(boxes, scores, classes, float(nms_iou)) if nms_iou
+    nms_iou = thresholds.nms_iou
+    order = (non_max_suppression(boxes, scores, classes, nms_iou) if nms_iou is not None
              else np.argsort(-scores, kind="stable"))
     if max_detections > 0:
         order = order[:max_detections]

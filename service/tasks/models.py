@@ -1,4 +1,4 @@
-"""Finding the model for a task, reading its metadata, and running it one item at a time."""
+"""Finding the model for a task, its files and labels, and running it one item at a time."""
 
 from __future__ import annotations
 
@@ -7,19 +7,21 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.metadata import tasks
+
 from ..core import InferenceCore
 from ..errors import InvalidInput, ModelNotFound
 from ..repository import LoadedModel
 
-TASKS = ("classification", "detection", "segmentation", "captioning", "vqa", "speech")
+TASKS = tasks()
 
 
 def task_of(model: LoadedModel) -> str:
-    return model.parameters.get("task", "")
+    return model.metadata.task
 
 
 def is_default(model: LoadedModel) -> bool:
-    return model.parameters.get("default", "").lower() == "true"
+    return model.metadata.default
 
 
 def default_model(models: list[LoadedModel], task: str) -> LoadedModel | None:
@@ -46,17 +48,9 @@ def resolve_model(core: InferenceCore, task: str, name: str = "", version: str =
     return model
 
 
-def parameter(model: LoadedModel, key: str, default: str = "") -> str:
-    return model.parameters.get(key, default).strip() or default
-
-
-def int_parameter(model: LoadedModel, key: str, default: int) -> int:
-    return int(parameter(model, key, str(default)))
-
-
-def model_file(model: LoadedModel, key: str, default: str) -> Path:
-    """A file beside the config named by parameter `key` (or `default`)."""
-    return Path(model.directory) / parameter(model, key, default)
+def model_file(model: LoadedModel, filename: str) -> Path:
+    """A file beside the model's config.pbtxt."""
+    return Path(model.directory) / filename
 
 
 @functools.lru_cache(maxsize=256)
@@ -88,11 +82,6 @@ def input_dims(model: LoadedModel, name: str) -> tuple[int, ...]:
         if tensor.name == name:
             return tuple(tensor.dims)
     raise InvalidInput(f"model '{model.name}' has no input '{name}', which its task needs")
-
-
-def first_input(model: LoadedModel, preferred: str) -> str:
-    names = [t.name for t in model.config.input]
-    return preferred if preferred in names else names[0]
 
 
 def output_name(model: LoadedModel, preferred: str) -> str:

@@ -24,7 +24,7 @@ from .caption import caption
 from .classify import ClassScore, classify
 from .detect import detect
 from .limits import TaskLimits
-from .models import TASKS, default_model, parameter, resolve_model, task_of
+from .models import TASKS, default_model, resolve_model, task_of
 from .segment import segment
 from .speech import transcribe
 from .vqa import answer_question
@@ -112,7 +112,7 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
         defaults = {summary.task: summary.default_model for summary in response.tasks}
         for model in sorted(models, key=lambda m: m.name):
             response.models.add(name=model.name, version=str(model.version),
-                                task=task_of(model), description=parameter(model, "description"),
+                                task=task_of(model), description=model.metadata.description,
                                 is_default=defaults.get(task_of(model)) == model.name)
         return response
 

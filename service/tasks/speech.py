@@ -13,17 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.metadata import SpeechFrontEnd, SpeechTokens, TextDecoder
+
 from ..codecs import decode_audio
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .decoding import ComponentDecoder, beam_search, decoder_of
 from .limits import TaskLimits
-from .models import infer_one, int_parameter, labels_of, output_name, parameter
+from .models import infer_one, labels_of, output_name
 from .text import tokenizer_of
 
 WHISPER_RATE = 16_000
 WHISPER_WINDOW_S = 30
+DEFAULT_MAX_TOKENS = 128  # per window
 WORD_DELIMITERS = ("|", " ", "▁")
 
 
@@ -88,7 +91,7 @@ async def _transcribe_ctc(core: InferenceCore, model: LoadedModel,
     logits = logits.reshape(-1, logits.shape[-1])
     seconds_per_frame = audio.size / rate / max(1, logits.shape[0])
     words = ctc_words(logits.argmax(axis=-1), labels_of(model, output),
-                      int(parameter(model, "blank_id", "0")), seconds_per_frame)
+                      model.metadata.section(SpeechFrontEnd).blank_id, seconds_per_frame)
     return " ".join(w.text for w in words), words
 
 
@@ -101,14 +104,12 @@ async def _transcribe_window(core: InferenceCore, model: LoadedModel, window: np
     hidden = encoded[output_name(model, "features")]
     decoder, kind = decoder_of(core, model)
     runner = ComponentDecoder(core, decoder, kind, hidden)
-    start = [int(t) for t in parameter(model, "bos_token_ids").split(",") if t.strip()]
-    if not start:
-        raise InvalidInput(f"model '{model.name}' sets no bos_token_ids to start decoding")
-    eos = int(parameter(model, "eos_token_id", "-1"))
-    best = await beam_search(runner.step, start, eos, int_parameter(model, "max_tokens", 128),
-                             beam_width)
-    return tokenizer_of(model).decode(list(best.tokens[len(start):]),
-                                      skip_special_tokens=True).strip()
+    tokens = model.metadata.section(SpeechTokens)
+    start = list(tokens.bos_token_ids)
+    max_tokens = model.metadata.section(TextDecoder).max_tokens or DEFAULT_MAX_TOKENS
+    best = await beam_search(runner.step, start, tokens.eos_token_id, max_tokens, beam_width)
+    return tokenizer_of(model, tokens.tokenizer).decode(list(best.tokens[len(start):]),
+                                                        skip_special_tokens=True).strip()
 
 
 async def _transcribe_seq2seq(core: InferenceCore, model: LoadedModel, audio: np.ndarray,
@@ -128,18 +129,13 @@ async def transcribe(core: InferenceCore, model: LoadedModel, audio: bytes,
                      limits: TaskLimits, beam_width: int = 1) -> TranscribeResult:
     if beam_width < 0:
         raise InvalidInput("beam_width must not be negative (0 or 1: greedy)")
-    frontend = parameter(model, "frontend", "waveform")
-    decoding = parameter(model, "decoding", "ctc")
-    rate = int(parameter(model, "sample_rate", str(WHISPER_RATE)))
+    speech = model.metadata.section(SpeechFrontEnd)  # a pipeline the load checked
+    rate = speech.sample_rate
     samples = await asyncio.to_thread(decode_audio, audio, rate, limits.audio)
     duration = samples.size / rate
-    if frontend == "whisper_log_mel" and decoding == "seq2seq":
+    if speech.decoding == "seq2seq":
         text, segments = await _transcribe_seq2seq(
             core, model, samples, max(1, min(beam_width, limits.max_beam_width)))
-    elif frontend == "waveform" and decoding == "ctc":
-        text, segments = await _transcribe_ctc(core, model, samples, rate)
     else:
-        raise InvalidInput(f"model '{model.name}' combines frontend '{frontend}' with decoding "
-                           f"'{decoding}', which the server does not run; see "
-                           "docs/model-folders.md")
+        text, segments = await _transcribe_ctc(core, model, samples, rate)
     return TranscribeResult(text, segments, duration)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from contract.metadata import Question
+
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .classify import ClassScore, top_classes
 from .imaging import prepare_image_async
 from .limits import TaskLimits
-from .models import infer_one, input_dims, labels_of, output_name, parameter
+from .models import infer_one, input_dims, labels_of, output_name
 from .text import tokenizer_of
 
 
@@ -22,9 +24,10 @@ def question_tokens(model: LoadedModel, question: str, limits: TaskLimits) -> np
     if len(question) > limits.max_question_chars:
         raise InvalidInput(f"the question has {len(question)} characters; the limit is "
                            f"{limits.max_question_chars}")
-    ids = tokenizer_of(model).encode(question).ids
+    metadata = model.metadata.section(Question)
+    ids = tokenizer_of(model, metadata.tokenizer).encode(question).ids
     dims = input_dims(model, "question")
-    length = int(parameter(model, "max_question_tokens", str(dims[-1] if dims else -1)))
+    length = metadata.max_question_tokens or (dims[-1] if dims else -1)
     if length > 0 and len(ids) > length:
         raise InvalidInput(f"the question is {len(ids)} tokens long; model '{model.name}' reads "
                            f"at most {length}: ask a shorter question")

@@ -20,6 +20,14 @@ max_batch_size: 4
 dynamic_batching { max_queue_delay_microseconds: 0 default_queue_policy { max_queue_size: 2 } }
 """
 VERSIONED = "version_policy { all {} }\n"
+MISSPELT = """
+parameters { key: "task" value { string_value: "detection" } }
+parameters { key: "score_treshold" value { string_value: "0.3" } }
+"""
+MISTYPED = """
+parameters { key: "task" value { string_value: "detection" } }
+parameters { key: "score_threshold" value { string_value: "high" } }
+"""
 
 
 def build_repository(root: Path) -> Path:
@@ -34,6 +42,8 @@ def build_repository(root: Path) -> Path:
     for version in (1, 2, 3):
         models.save(models.scale_model(factor=float(version)), root, "versioned",
                     version=version, config=VERSIONED)
+    models.save(models.scale_model(), root, "misspelt_parameter", config=MISSPELT)
+    models.save(models.scale_model(), root, "mistyped_parameter", config=MISTYPED)
     broken = root / "broken" / "1"
     broken.mkdir(parents=True)
     (broken / "model.onnx").write_bytes(b"this is not an onnx file")

@@ -122,6 +122,20 @@ def test_repository_index_shows_failed_model_with_reason(client):
     assert "ONNX Runtime could not load" in index["broken"].reason
 
 
+def test_a_misspelt_or_mistyped_task_parameter_fails_the_load_naming_the_key(client, server):
+    index = {m.name: m for m in client.get_model_repository_index().models}
+    misspelt, mistyped = index["misspelt_parameter"], index["mistyped_parameter"]
+    assert misspelt.state == mistyped.state == "UNAVAILABLE"
+    assert ("parameter 'score_treshold' is not a detection parameter (did you mean "
+            "'score_threshold'?)") in misspelt.reason
+    assert "parameter 'score_threshold' is 'high', which is not a number" in mistyped.reason
+    assert "score_treshold" in server.log()
+    with pytest.raises(triton.InferenceServerException) as error:
+        infer(client, "mistyped_parameter", x=np.zeros((1, 4), np.float32))
+    assert error.value.status() == "StatusCode.UNAVAILABLE"
+    assert "'score_threshold' is 'high'" in error.value.message()
+
+
 def test_statistics_count_inferences(client):
     before = client.get_inference_statistics("scale_uint8").model_stats[0]
     infer(client, "scale_uint8", x=np.zeros((3, 4), dtype=np.uint8))

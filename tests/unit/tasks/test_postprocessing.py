@@ -8,17 +8,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from contract.imaging import fit
+from contract.metadata import ImageInput
 from service.tasks.classify import top_classes
 from service.tasks.decoding import Hypothesis, beam_search
 from service.tasks.detect import iou, non_max_suppression
-from service.tasks.imaging import ImageSpec, fit
 from service.tasks.segment import class_shares
 from service.tasks.speech import ctc_collapse, ctc_words
 
 
 def test_letterbox_keeps_aspect_and_maps_boxes_back():
     image = Image.new("RGB", (200, 100), (255, 255, 255))
-    array, placement = fit(image, ImageSpec((64, 64), 3, "letterbox", 114))
+    array, placement = fit(image, ImageInput((64, 64), 3, "letterbox", 114))
     assert array.shape == (64, 64, 3)
     assert placement.offset == (0, 16) and placement.scale == (0.32, 0.32)
     assert (array[:16] == 114).all() and (array[16:48] == 255).all() and (array[48:] == 114).all()
@@ -27,23 +28,40 @@ def test_letterbox_keeps_aspect_and_maps_boxes_back():
 
 
 def test_stretch_scales_each_axis():
-    array, placement = fit(Image.new("L", (30, 10)), ImageSpec((20, 20), 1, "stretch", 0))
+    array, placement = fit(Image.new("L", (30, 10)), ImageInput((20, 20), 1, "stretch"))
     assert array.shape == (20, 20, 1)
     assert placement.boxes_to_original(np.array([[10, 10, 20, 20]])).tolist() == [[15, 5, 30, 10]]
 
 
 def test_any_size_models_see_the_image_as_it_is():
-    array, placement = fit(Image.new("RGB", (7, 5)), ImageSpec(None, 3, "stretch", 0))
+    array, placement = fit(Image.new("RGB", (7, 5)), ImageInput(None, 3, "stretch"))
     assert array.shape == (5, 7, 3) and placement.scale == (1.0, 1.0)
 
 
 def test_class_maps_come_back_at_the_original_size():
-    _, placement = fit(Image.new("RGB", (100, 50)), ImageSpec((32, 32), 3, "letterbox", 0))
+    _, placement = fit(Image.new("RGB", (100, 50)), ImageInput((32, 32), 3, "letterbox"))
     class_map = np.zeros((32, 32), np.int64)
     class_map[8:24, 16:] = 2  # the right half of the content area
     original = placement.map_to_original(class_map)
     assert original.shape == (50, 100)
     assert (original[:, 55:] == 2).all() and (original[:, :45] == 0).all()
+
+
+def test_center_crop_resizes_the_shorter_side_then_cuts_the_centre():
+    image = Image.new("RGB", (300, 200), (0, 0, 0))
+    image.paste((255, 255, 255), (140, 90, 160, 110))  # a white square in the middle
+    spec = ImageInput((100, 100), 3, "center_crop", resize_size=120)
+    array, placement = fit(image, spec)
+    assert array.shape == (100, 100, 3)
+    assert placement.scale == (0.6, 0.6) and placement.offset == (-40, -10)
+    assert array[50, 50].tolist() == [255, 255, 255] and array[5, 5].tolist() == [0, 0, 0]
+    back = placement.boxes_to_original(np.array([[44, 44, 56, 56]]))
+    assert back.ravel().tolist() == pytest.approx([140, 90, 160, 110])
+    class_map = np.zeros((100, 100), np.int64)
+    class_map[44:56, 44:56] = 1
+    original = placement.map_to_original(class_map)
+    assert original.shape == (200, 300) and original[100, 150] == 1
+    assert original[100, 10] == 0  # cut away by the crop: background
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes_per_class():

@@ -1,0 +1,460 @@
+"""Typed model metadata: the `parameters` of a config.pbtxt, parsed once, when a model loads.
+
+A model folder states its task and how to feed it in the config's `parameters` (all values
+strings, docs/model-folders.md). This module is their one schema: one frozen dataclass per
+kind of contract (a *section*: image input, detection thresholds, text decoder, speech front
+end, ...), and a registry saying which sections each task has. The server parses a folder's
+parameters with `parse_metadata` when the model loads, so a misspelt or mistyped parameter
+fails the load with a `MetadataError` naming the key, and handlers read typed fields. The
+toolchain builds the same dataclasses (`ModelMetadata.build(...).to_parameters()`), so what it
+writes is what the server reads.
+
+Declaring a new task: write its section dataclasses (fields declared with `param`) and call
+`register_task("pose", ImageInput, PoseThresholds)`; add a `validate` method to a section for
+checks across its fields. The docs table is generated from the fields (`parameters_markdown`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+S = TypeVar("S")
+
+
+class MetadataError(ValueError):
+    """A model's parameters break the schema: `key` is the parameter, `reason` says why."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"parameter '{key}' {reason}")
+        self.key = key
+        self.reason = reason
+
+
+def param(default: Any = None, doc: str = "", *, choices: tuple[Any, ...] = (),
+          minimum: float | None = None, maximum: float | None = None) -> Any:
+    """A section field: its default, one line of meaning (for the docs), and its bounds."""
+    return dataclasses.field(default=default, metadata={
+        "doc": doc, "choices": choices, "minimum": minimum, "maximum": maximum})
+
+
+# ---------------------------------------------------------------------------------------------
+# sections
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Every model: which task it serves and how ListModels shows it."""
+
+    title: ClassVar[str] = "every model"
+    task: str = param("", "the task the model serves; `component`: a part another model names; "
+                          "empty: a plain model served through the v2 API only")
+    default: bool = param(False, "this model serves its task when a request names none")
+    description: str = param("", "one line for ListModels")
+
+
+@dataclass(frozen=True)
+class RuntimeParameters:
+    """Every model: how ONNX Runtime runs it (Triton's onnxruntime backend keys)."""
+
+    title: ClassVar[str] = "every model: the runtime"
+    intra_op_thread_count: int | None = param(
+        None, "threads inside one operator; empty: the server's --intra-op-threads", minimum=0)
+    inter_op_thread_count: int = param(0, "threads across operators (0: ONNX Runtime's choice)",
+                                       minimum=0)
+    allow_cpu_fallback: bool = param(False, "on --device cuda, run on the CPU when CUDA cannot "
+                                            "take the model (else the load fails)")
+
+
+RESIZE_MODES = ("stretch", "letterbox", "center_crop")
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """Image tasks: what the `image` input (UINT8, [H, W, C], 0..255) wants."""
+
+    title: ClassVar[str] = "image input"
+    image_size: tuple[int, int] | None = param(
+        None, "`H,W` the input expects; empty: the input's fixed dims, else any size",
+        minimum=1)
+    channels: int | None = param(None, "3 (RGB) or 1 (greyscale); empty: the input's last "
+                                       "dim, else 3", choices=(1, 3))
+    resize: str = param("stretch", "`stretch` to the size; `letterbox`: aspect kept, padded "
+                                   "with `pad_value`, centred; `center_crop`: the shorter side "
+                                   "resized to `resize_size`, then the centre cut out",
+                        choices=RESIZE_MODES)
+    pad_value: int = param(0, "the letterbox padding, 0..255", minimum=0, maximum=255)
+    resize_size: int | None = param(
+        None, "`center_crop`: the shorter side's length before the crop (torchvision presets: "
+              "256 for a 224 crop); empty: the crop's shorter side", minimum=1)
+    interpolation: str = param("bilinear", "the resampling filter", choices=INTERPOLATIONS)
+
+
+@dataclass(frozen=True)
+class DetectionThresholds:
+    """Detection: which boxes the server returns."""
+
+    title: ClassVar[str] = "detection"
+    score_threshold: float = param(0.5, "the lowest score returned when a request sets none",
+                                   minimum=0.0, maximum=1.0)
+    nms_iou: float | None = param(None, "when set, the graph has no suppression and the server "
+                                        "applies per-class NMS at this IoU",
+                                  minimum=0.0, maximum=1.0)
+
+
+DECODER_KINDS = ("full_sequence", "kv_cache")
+
+
+@dataclass(frozen=True)
+class TextDecoder:
+    """Text generation (captioning, seq2seq speech): the decoder component and its budget."""
+
+    title: ClassVar[str] = "text decoder"
+    decoder: str = param("", "the name of the decoder component model")
+    decoder_kind: str | None = param(
+        None, "`full_sequence` (all tokens each step) or `kv_cache` (new tokens and cached "
+              "keys/values); the component's own value wins; empty everywhere: full_sequence",
+        choices=DECODER_KINDS)
+    max_tokens: int | None = param(None, "the most tokens generated; empty: 20 for a caption, "
+                                         "128 per 30 s speech window", minimum=1)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Captioning: token ids <-> words, by a word list or a tokenizer."""
+
+    title: ClassVar[str] = "captioning vocabulary"
+    vocabulary: str = param("vocabulary.txt", "file beside the config, one token per line, "
+                                              "id = line number")
+    tokenizer: str = param("", "a tokenizer.json beside the config; when set it decodes the "
+                               "caption instead of the vocabulary")
+    bos_token: str = param("<bos>", "the token that starts a caption (in the vocabulary)")
+    eos_token: str = param("<eos>", "the token that ends a caption (in the vocabulary)")
+    pad_token: str = param("<pad>", "a token never shown in a caption")
+    unk_token: str = param("", "a token never shown in a caption")
+
+
+@dataclass(frozen=True)
+class Question:
+    """VQA: how the question becomes the `question` input."""
+
+    title: ClassVar[str] = "vqa question"
+    tokenizer: str = param("tokenizer.json", "the tokenizer file beside the config")
+    max_question_tokens: int | None = param(
+        None, "the question length L; empty: the `question` input's last dim", minimum=1)
+
+
+FRONTENDS = ("waveform", "whisper_log_mel")
+DECODINGS = ("ctc", "seq2seq")
+SPEECH_PIPELINES = {("waveform", "ctc"), ("whisper_log_mel", "seq2seq")}
+
+
+@dataclass(frozen=True)
+class SpeechFrontEnd:
+    """Speech: how a recording reaches the model, and how its output becomes text."""
+
+    title: ClassVar[str] = "speech"
+    frontend: str = param("waveform", "`waveform`: normalised samples to input `audio`; "
+                                      "`whisper_log_mel`: 80 log-mel bins per 30 s window to "
+                                      "`input_features`", choices=FRONTENDS)
+    decoding: str = param("ctc", "`ctc` (with `waveform`) or `seq2seq` (with "
+                                 "`whisper_log_mel`)", choices=DECODINGS)
+    sample_rate: int = param(16_000, "the rate the model hears, in Hz", minimum=1)
+    blank_id: int = param(0, "ctc: the blank token's id", minimum=0)
+
+    def validate(self) -> None:
+        if (self.frontend, self.decoding) not in SPEECH_PIPELINES:
+            raise MetadataError("decoding", f"is '{self.decoding}', which cannot follow frontend "
+                                            f"'{self.frontend}'; the server runs "
+                                            f"{sorted(SPEECH_PIPELINES)}")
+
+
+@dataclass(frozen=True)
+class SpeechTokens:
+    """Seq2seq speech: the prompt, the end token and the tokenizer."""
+
+    title: ClassVar[str] = "seq2seq speech tokens"
+    tokenizer: str = param("tokenizer.json", "the tokenizer file beside the config")
+    bos_token_ids: tuple[int, ...] = param((), "comma-separated ids that start every window "
+                                               "(Whisper's prompt)", minimum=0)
+    eos_token_id: int = param(-1, "the id that ends a window's text (-1: none)", minimum=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# tasks
+
+COMMON_SECTIONS: tuple[type, ...] = (ModelInfo, RuntimeParameters)
+TASK_SECTIONS: dict[str, tuple[type, ...]] = {}
+TASK_CHECKS: dict[str, Callable[[ModelMetadata], None]] = {}
+
+
+def register_task(task: str, *sections: type,
+                  check: Callable[[ModelMetadata], None] | None = None) -> None:
+    """Declare a task and the sections its models carry (keys must be unique per task)."""
+    keys = [f.name for section in COMMON_SECTIONS + sections
+            for f in dataclasses.fields(section)]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        raise ValueError(f"task {task!r}: keys {repeated} are declared by two sections")
+    TASK_SECTIONS[task] = sections
+    if check is not None:
+        TASK_CHECKS[task] = check
+
+
+def _needs_decoder(metadata: ModelMetadata) -> None:
+    if not metadata.section(TextDecoder).decoder:
+        raise MetadataError("decoder", "is missing: a captioning model names its decoder "
+                                       "component")
+
+
+def _speech_seq2seq(metadata: ModelMetadata) -> None:
+    if metadata.section(SpeechFrontEnd).decoding != "seq2seq":
+        return
+    if not metadata.section(TextDecoder).decoder:
+        raise MetadataError("decoder", "is missing: seq2seq decoding names its decoder "
+                                       "component")
+    if not metadata.section(SpeechTokens).bos_token_ids:
+        raise MetadataError("bos_token_ids", "is missing: seq2seq decoding needs the ids "
+                                             "that start a window")
+
+
+register_task("classification", ImageInput)
+register_task("detection", ImageInput, DetectionThresholds)
+register_task("segmentation", ImageInput)
+register_task("captioning", ImageInput, TextDecoder, Vocabulary, check=_needs_decoder)
+register_task("vqa", ImageInput, Question)
+register_task("speech", SpeechFrontEnd, TextDecoder, SpeechTokens, check=_speech_seq2seq)
+register_task("component", TextDecoder, Vocabulary)
+register_task("")
+
+
+def tasks() -> tuple[str, ...]:
+    """The tasks a request can name (not `component`, not the empty task)."""
+    return tuple(t for t in TASK_SECTIONS if t not in ("", "component"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the metadata of one model
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    """A model's parsed parameters: the common sections and its task's sections."""
+
+    info: ModelInfo
+    runtime: RuntimeParameters
+    sections: tuple[Any, ...] = ()
+
+    @property
+    def task(self) -> str:
+        return self.info.task
+
+    @property
+    def default(self) -> bool:
+        return self.info.default
+
+    @property
+    def description(self) -> str:
+        return self.info.description
+
+    def section(self, kind: type[S]) -> S:
+        """The section of that kind; a MetadataError when the model's task has none."""
+        for section in (self.info, self.runtime, *self.sections):
+            if isinstance(section, kind):
+                return section
+        raise MetadataError("task", f"'{self.task}' has no {kind.__name__} metadata")
+
+    def has(self, kind: type) -> bool:
+        return any(isinstance(s, kind) for s in (self.info, self.runtime, *self.sections))
+
+    @classmethod
+    def build(cls, task: str, *sections: Any, default: bool = False, description: str = "",
+              runtime: RuntimeParameters | None = None) -> ModelMetadata:
+        """The metadata of a `task` model (the toolchain's way to write parameters): sections
+        not given take their defaults. Raises MetadataError as parsing would."""
+        declared = _sections_of(task)
+        given = {type(s): s for s in sections}
+        strange = [kind.__name__ for kind in given if kind not in declared]
+        if strange:
+            raise MetadataError("task", f"'{task}' has no {', '.join(strange)} metadata; its "
+                                        f"sections are {[k.__name__ for k in declared]}")
+        metadata = cls(ModelInfo(task, default, description), runtime or RuntimeParameters(),
+                       tuple(given.get(kind) or kind() for kind in declared))
+        metadata.validate()
+        return metadata
+
+    def validate(self) -> None:
+        """Bounds, choices and the checks across fields; raises MetadataError."""
+        for section in (self.info, self.runtime, *self.sections):
+            for spec in dataclasses.fields(section):
+                _check_bounds(spec, getattr(section, spec.name))
+            if hasattr(section, "validate"):
+                section.validate()
+        check = TASK_CHECKS.get(self.task)
+        if check is not None:
+            check(self)
+
+    def to_parameters(self) -> dict[str, str]:
+        """config.pbtxt `parameters`: `task`, then every value that differs from its default."""
+        written = {"task": self.task}
+        for section in (self.info, self.runtime, *self.sections):
+            for spec in dataclasses.fields(section):
+                value = getattr(section, spec.name)
+                if spec.name != "task" and value != spec.default:
+                    written[spec.name] = format_value(value)
+        return written
+
+
+def _sections_of(task: str) -> tuple[type, ...]:
+    if task not in TASK_SECTIONS:
+        known = [t for t in TASK_SECTIONS if t]
+        raise MetadataError("task", f"is '{task}', which is not a task; "
+                                    f"use one of {known}{_did_you_mean(task, known)}")
+    return TASK_SECTIONS[task]
+
+
+def parse_metadata(parameters: Mapping[str, str]) -> ModelMetadata:
+    """A config's parameters -> typed metadata; MetadataError names the first bad key.
+
+    A task model may carry only its task's keys, so a misspelt key fails. A model without a
+    task may carry other keys (Triton backends read their own), but not a near miss of ours.
+    """
+    values = {key: value.strip() for key, value in parameters.items()}
+    task = values.get("task", "")
+    kinds = COMMON_SECTIONS + _sections_of(task)
+    known = {f.name for kind in kinds for f in dataclasses.fields(kind)}
+    _check_unknown_keys(task, values, known)
+    parsed = [_parse_section(kind, values) for kind in kinds]
+    metadata = ModelMetadata(parsed[0], parsed[1], tuple(parsed[2:]))
+    metadata.validate()
+    return metadata
+
+
+def _check_unknown_keys(task: str, values: Mapping[str, str], known: set[str]) -> None:
+    every_key = {f.name for kinds in TASK_SECTIONS.values() for kind in COMMON_SECTIONS + kinds
+                 for f in dataclasses.fields(kind)}
+    for key in sorted(set(values) - known):
+        if task and task != "component":
+            raise MetadataError(key, f"is not a {task} parameter"
+                                     f"{_did_you_mean(key, sorted(known))}; "
+                                     f"{task} models read {sorted(known)}")
+        hint = "" if key in every_key else _did_you_mean(key, sorted(every_key))
+        if task == "component" or hint or key in every_key:
+            what = "a component" if task == "component" else "a model without a task"
+            raise MetadataError(key, f"is not read for {what}{hint}; set `task` or remove it")
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _parse_section(kind: type[S], values: Mapping[str, str]) -> S:
+    hints = typing.get_type_hints(kind)
+    arguments = {}
+    for spec in dataclasses.fields(kind):
+        text = values.get(spec.name, "")
+        if text:
+            arguments[spec.name] = parse_value(spec.name, text, hints[spec.name])
+    return kind(**arguments)
+
+
+def parse_value(key: str, text: str, kind: Any) -> Any:
+    """One parameter's text -> its typed value; MetadataError says what was wanted."""
+    if isinstance(kind, types.UnionType):
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    try:
+        return _convert(text, kind)
+    except ValueError:
+        raise MetadataError(key, f"is '{text}', which is not {type_words(kind)}") from None
+
+
+def _convert(text: str, kind: Any) -> Any:
+    if kind is bool:
+        if text.lower() not in ("true", "false"):
+            raise ValueError(text)
+        return text.lower() == "true"
+    if kind in (int, float, str):
+        return kind(text)
+    if typing.get_origin(kind) is tuple:
+        args = typing.get_args(kind)
+        items = tuple(int(part) for part in text.split(",") if part.strip())
+        if args[-1] is not Ellipsis and len(items) != len(args):
+            raise ValueError(text)
+        return items
+    raise TypeError(f"no parser for {kind}")
+
+
+def type_words(kind: Any) -> str:
+    """How the docs and error messages name a field's type."""
+    if isinstance(kind, types.UnionType):
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if typing.get_origin(kind) is tuple:
+        args = typing.get_args(kind)
+        return "comma-separated integers" if args[-1] is Ellipsis else "`H,W` (two integers)"
+    return {bool: "`true` or `false`", int: "an integer", float: "a number",
+            str: "a string"}.get(kind, str(kind))
+
+
+def format_value(value: Any) -> str:
+    """A typed value -> its parameter text (the inverse of `parse_value`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _check_bounds(spec: dataclasses.Field, value: Any) -> None:
+    if value is None:
+        return
+    meta = spec.metadata
+    items = value if isinstance(value, tuple) else (value,)
+    if meta.get("choices") and value not in meta["choices"]:
+        raise MetadataError(spec.name, f"is '{format_value(value)}'; use one of "
+                                       f"{list(meta['choices'])}")
+    low, high = meta.get("minimum"), meta.get("maximum")
+    if any(not isinstance(v, (int, float)) for v in items):
+        return
+    if low is not None and any(v < low for v in items):
+        raise MetadataError(spec.name, f"is {format_value(value)}; it must be at least {low}")
+    if high is not None and any(v > high for v in items):
+        raise MetadataError(spec.name, f"is {format_value(value)}; it must be at most {high}")
+
+
+# ---------------------------------------------------------------------------------------------
+# documentation
+
+
+def parameters_markdown() -> str:
+    """The table of every typed parameter, as docs/model-folders.md carries it."""
+    lines = []
+    for kind in _every_section():
+        used_by = [t for t, kinds in TASK_SECTIONS.items() if kind in kinds and t]
+        where = kind.title + (f" (tasks: {', '.join(used_by)})" if used_by else "")
+        lines += [f"#### {kind.__name__}: {where}", "", "| key | type | default | meaning |",
+                  "|---|---|---|---|"]
+        hints = typing.get_type_hints(kind)
+        for spec in dataclasses.fields(kind):
+            default = format_value(spec.default) if spec.default not in (None, "", ()) else ""
+            kind_words = type_words(hints[spec.name])
+            if spec.metadata.get("choices"):
+                kind_words = "one of " + ", ".join(f"`{c}`" for c in spec.metadata["choices"])
+            lines.append(f"| `{spec.name}` | {kind_words} | "
+                         f"{f'`{default}`' if default else '(empty)'} | "
+                         f"{spec.metadata.get('doc', '')} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _every_section() -> list[type]:
+    kinds = list(COMMON_SECTIONS)
+    for sections in TASK_SECTIONS.values():
+        kinds += [k for k in sections if k not in kinds]
+    return kinds
