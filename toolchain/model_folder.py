@@ -44,9 +44,10 @@ DATATYPES = {
     "BYTES",
     "BF16",
 }
+# No preferred size: the scheduler then never holds a request back and batches form from
+# load; the delay only bounds the wait if a preferred size is added.
 DEFAULT_DYNAMIC_BATCHING = {
     "max_queue_delay_microseconds": 2000,
-    "preferred_batch_size": [8],
     "max_queue_size": 256,
 }
 
@@ -235,10 +236,6 @@ def _batching(max_batch_size: int, overrides: dict | None) -> dict | None:
     if overrides is None and max_batch_size <= 0:
         return None
     batching = dict(DEFAULT_DYNAMIC_BATCHING)
-    if max_batch_size > 0:
-        batching["preferred_batch_size"] = [min(8, max_batch_size)]
-    else:
-        batching.pop("preferred_batch_size")
     batching.update(overrides or {})
     return batching
 

@@ -77,7 +77,7 @@ def test_config_parses_with_the_triton_schema(tmp_path: Path) -> None:
     assert config.output[0].label_filename == "labels.txt"
     assert config.parameters["task"].string_value == "classification"
     assert config.dynamic_batching.default_queue_policy.max_queue_size > 0
-    assert list(config.dynamic_batching.preferred_batch_size) == [4]
+    assert list(config.dynamic_batching.preferred_batch_size) == []  # no window on idle models
 
 
 def test_onnx_is_saved_with_ir_version_onnxruntime_reads(tmp_path: Path) -> None:
