@@ -67,25 +67,31 @@ class InferenceCore:
 
 def validate_inputs(model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
     """Check names, datatypes and shapes against the model's config; InvalidInput if wrong."""
+    check_input_specs(model, {name: (datatype_of(array), tuple(array.shape))
+                              for name, array in inputs.items()})
+
+
+def check_input_specs(model: LoadedModel, specs: dict[str, tuple[str, tuple[int, ...]]]) -> None:
+    """validate_inputs on (datatype, shape) per input name: a transport calls it with what a
+    request's header declares, before decoding a byte of tensor data."""
     config = model.config
     declared = {i.name: i for i in config.input}
-    unknown = set(inputs) - set(declared)
+    unknown = set(specs) - set(declared)
     if unknown:
         raise InvalidInput(f"model '{model.name}' has no input {sorted(unknown)}; its inputs "
                            f"are {sorted(declared)}")
-    missing = [n for n, i in declared.items() if n not in inputs and not i.optional]
+    missing = [n for n, i in declared.items() if n not in specs and not i.optional]
     if missing:
         raise InvalidInput(f"model '{model.name}' needs input {missing}, which the request "
                            "does not carry")
     batch_sizes = set()
-    for name, array in inputs.items():
+    for name, (actual, full_shape) in specs.items():
         spec = declared[name]
         expected = datatype_from_config(mc.DataType.Name(spec.data_type))
-        actual = datatype_of(array)
         if actual != expected:
             raise InvalidInput(f"input '{name}' of model '{model.name}' must be {expected}, "
                                f"got {actual}")
-        shape = tuple(array.shape)
+        shape = full_shape
         dims = tuple(spec.dims)
         if config.max_batch_size > 0:
             if not shape:
@@ -99,8 +105,8 @@ def validate_inputs(model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
         if not _shape_matches(shape, dims):
             shown = ([-1] if config.max_batch_size > 0 else []) + list(dims)
             raise InvalidInput(f"input '{name}' of model '{model.name}' has shape "
-                               f"{list(array.shape)}, expected {shown} (-1: any size)")
-        _refuse_empty_free_dims(model.name, name, tuple(array.shape), dims)
+                               f"{list(full_shape)}, expected {shown} (-1: any size)")
+        _refuse_empty_free_dims(model.name, name, full_shape, dims)
     if len(batch_sizes) > 1:
         raise InvalidInput(f"the inputs of one request must share their batch size; got "
                            f"{sorted(batch_sizes)}")

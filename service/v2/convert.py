@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -22,28 +23,49 @@ CONTENTS_FIELD = {
 }
 
 
-def inputs_from_request(request: pb.ModelInferRequest) -> dict[str, np.ndarray]:
-    """Decode every input tensor of a request, raw or typed; InvalidInput when they don't add up."""
+INLINE_ELEMENTS = 1 << 16
+"""Requests with more elements than this are decoded off the event loop."""
+_CHUNK = 1 << 14
+
+
+def input_specs(request: pb.ModelInferRequest) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Each input's datatype and shape as the header declares them, checked for consistency
+    without touching the tensor data (so a transport can check them against the model first)."""
     raw = request.raw_input_contents
     if raw and len(raw) != len(request.inputs):
         raise InvalidInput(f"raw_input_contents has {len(raw)} entries for "
                            f"{len(request.inputs)} inputs; send one per input, in order")
-    tensors = {}
-    for index, tensor in enumerate(request.inputs):
-        if tensor.name in tensors:
+    specs = {}
+    for tensor in request.inputs:
+        if tensor.name in specs:
             raise InvalidInput(f"input '{tensor.name}' appears twice in the request")
         shape = tuple(tensor.shape)
         if any(d < 0 for d in shape):
             raise InvalidInput(f"input '{tensor.name}' has shape {list(shape)}; dimensions "
                                "must not be negative")
-        datatype = tensor.datatype
-        if datatype not in NUMPY_BY_DATATYPE:
-            raise InvalidInput(f"input '{tensor.name}' has unknown datatype '{datatype}'; use "
-                               f"one of {sorted(NUMPY_BY_DATATYPE)}")
+        if tensor.datatype not in NUMPY_BY_DATATYPE:
+            raise InvalidInput(f"input '{tensor.name}' has unknown datatype '{tensor.datatype}'; "
+                               f"use one of {sorted(NUMPY_BY_DATATYPE)}")
+        if raw and tensor.HasField("contents"):
+            raise InvalidInput(f"input '{tensor.name}' has typed contents while the "
+                               "request uses raw_input_contents; use one form")
+        specs[tensor.name] = (tensor.datatype, shape)
+    return specs
+
+
+def element_count(specs: dict[str, tuple[str, tuple[int, ...]]]) -> int:
+    return sum(math.prod(shape) for _, shape in specs.values())
+
+
+def inputs_from_request(request: pb.ModelInferRequest) -> dict[str, np.ndarray]:
+    """Decode every input tensor of a request, raw or typed; InvalidInput when they don't add up.
+    Long loops run in chunks, so that in a worker thread they leave the event loop running."""
+    specs = input_specs(request)
+    raw = request.raw_input_contents
+    tensors = {}
+    for index, tensor in enumerate(request.inputs):
+        datatype, shape = specs[tensor.name]
         if raw:
-            if tensor.HasField("contents"):
-                raise InvalidInput(f"input '{tensor.name}' has typed contents while the "
-                                   "request uses raw_input_contents; use one form")
             tensors[tensor.name] = _from_raw(tensor.name, datatype, shape, raw[index])
         else:
             tensors[tensor.name] = _from_contents(tensor, datatype, shape)
@@ -76,11 +98,13 @@ def _from_contents(tensor, datatype: str, shape: tuple[int, ...]) -> np.ndarray:
     if len(values) != count:
         raise InvalidInput(f"input '{tensor.name}' has {len(values)} values in {field}; shape "
                            f"{list(shape)} needs {count}")
-    if datatype == "BYTES":
-        return np.array(list(values), dtype=object).reshape(shape)
-    dtype = NUMPY_BY_DATATYPE[datatype]
+    dtype = object if datatype == "BYTES" else NUMPY_BY_DATATYPE[datatype]
     try:
-        return np.array(values, dtype=dtype).reshape(shape)
+        array = np.empty(count, dtype)
+        for begin in range(0, count, _CHUNK):
+            array[begin:begin + _CHUNK] = values[begin:begin + _CHUNK]
+            time.sleep(0)  # hand the GIL to the event loop between chunks
+        return array.reshape(shape)
     except OverflowError as exc:
         raise InvalidInput(f"input '{tensor.name}': a value does not fit {datatype}") from exc
 

@@ -12,13 +12,20 @@ from contract.protocol import grpc_service_pb2_grpc as pb_grpc
 from contract.protocol import model_config_pb2 as mc
 
 from .. import __version__
-from ..core import InferenceCore
+from ..core import InferenceCore, check_input_specs
 from ..datatypes import datatype_from_config
 from ..errors import InvalidInput, ModelNotFound
 from ..names import check_model_name
 from ..repository import READY, LoadedModel, ModelRepository
 from ..rpc import handle_errors, status_of
-from .convert import fill_response, inputs_from_request, request_options
+from .convert import (
+    INLINE_ELEMENTS,
+    element_count,
+    fill_response,
+    input_specs,
+    inputs_from_request,
+    request_options,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +86,12 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     async def _infer(self, request: pb.ModelInferRequest, time_left: float | None):
         model = self.core.model(request.model_name, request.model_version)
-        inputs = inputs_from_request(request)
+        specs = input_specs(request)
+        check_input_specs(model, specs)  # before a byte of tensor data is decoded
+        if element_count(specs) > INLINE_ELEMENTS:
+            inputs = await asyncio.to_thread(inputs_from_request, request)
+        else:
+            inputs = inputs_from_request(request)
         priority, timeout_s = request_options(request)
         if time_left is not None:
             timeout_s = min(timeout_s or time_left, time_left)

@@ -2,7 +2,8 @@
 
 `easyvqa_batching` is easyvqa with a long queue delay, so concurrent requests surely share
 a batch (the shipped 2 ms would make the batch isolation test depend on timing). `slow` runs
-one request at a time, so requests queue behind each other.
+one request at a time, so requests queue behind each other. `total` sums an INT64 vector of
+any length into one number (big requests, small answers).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from onnx import TensorProto, helper
 
 from tests.support import models
 from tests.support.server import running_server
@@ -18,6 +20,7 @@ from tests.support.server import running_server
 ZOO = Path(__file__).resolve().parents[2] / "exported_models"
 BATCHING_VQA = "easyvqa_batching"
 SLOW = "slow"
+TOTAL = "total"
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +34,10 @@ def hardening_repository(tmp_path_factory) -> Path:
                         "max_queue_delay_microseconds: 300000")
     config.write_text(text.replace("preferred_batch_size: [ 8 ]", "preferred_batch_size: [ 64 ]"))
     models.save(models.slow_model(depth=8), repository, SLOW, config="max_batch_size: 0\n")
+    total = models.graph([helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1)],
+                         [models.tensor("x", TensorProto.INT64, ["n"])],
+                         [models.tensor("y", TensorProto.INT64, [1])])
+    models.save(total, repository, TOTAL, config="max_batch_size: 0\n")
     return repository
 
 

@@ -1,0 +1,112 @@
+"""Big requests are checked against the model before they are decoded, and decoded off the
+event loop: health keeps answering while they are handled."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import numpy as np
+import pytest
+from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+from tests.hardening.conftest import TOTAL
+
+TYPED_VALUES = 31_000_000  # the issue's case: 1.35 s of frozen health before the fix
+BYTES_ELEMENTS = 10_000_000  # 40 MB of BYTES framing: 3.4 s frozen before the fix
+HEALTH_BOUND_S = 1.0
+"""Generous for a loaded 2-core machine (parsing the message alone holds the GIL ~0.3 s), and
+well under the seconds health froze for before the fix."""
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field, for building messages too big to build as objects."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _typed_ones_request(count: int) -> bytes:
+    """ModelInferRequest to `total` with `count` INT64 ones in int64_contents (packed)."""
+    header = service_pb2.ModelInferRequest.InferInputTensor(name="x", datatype="INT64",
+                                                           shape=[count]).SerializeToString()
+    tensor = header + _field(5, _field(3, b"\x01" * count))  # contents.int64_contents
+    return service_pb2.ModelInferRequest(model_name=TOTAL).SerializeToString() + _field(5, tensor)
+
+
+def _bytes_request(count: int) -> bytes:
+    request = service_pb2.ModelInferRequest(model_name=TOTAL)
+    request.inputs.add(name="x", datatype="BYTES", shape=[count])
+    request.raw_input_contents.append(b"\x00\x00\x00\x00" * count)
+    return request.SerializeToString()
+
+
+class _HealthProbe(threading.Thread):
+    """Calls ServerLive back to back and keeps the slowest answer."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.slowest, self.calls = url, 0.0, 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with grpc.insecure_channel(self.url) as channel:
+            live = service_pb2_grpc.GRPCInferenceServiceStub(channel).ServerLive
+            live(service_pb2.ServerLiveRequest())
+            while not self.stop.is_set():
+                start = time.monotonic()
+                live(service_pb2.ServerLiveRequest(), timeout=30)
+                self.slowest = max(self.slowest, time.monotonic() - start)
+                self.calls += 1
+                time.sleep(0.005)
+
+
+def _send_while_probing(server, payload: bytes):
+    probe = _HealthProbe(server.grpc_url)
+    probe.start()
+    time.sleep(0.1)
+    with grpc.insecure_channel(server.grpc_url, options=[
+            ("grpc.max_send_message_length", 512 << 20)]) as channel:
+        infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                    request_serializer=lambda raw: raw,
+                                    response_deserializer=service_pb2.ModelInferResponse.FromString)
+        try:
+            outcome = infer(payload, timeout=120)
+        except grpc.RpcError as error:
+            outcome = error
+    probe.stop.set()
+    probe.join()
+    assert probe.calls > 1
+    return outcome, probe.slowest
+
+
+def test_typed_contents_are_decoded_off_the_event_loop(server):
+    outcome, slowest_health = _send_while_probing(server, _typed_ones_request(TYPED_VALUES))
+    assert not isinstance(outcome, grpc.RpcError), outcome
+    total = np.frombuffer(outcome.raw_output_contents[0], np.int64)
+    assert total.tolist() == [TYPED_VALUES]
+    assert slowest_health < HEALTH_BOUND_S
+
+
+def test_wrong_datatype_is_refused_before_decoding(server):
+    outcome, slowest_health = _send_while_probing(server, _bytes_request(BYTES_ELEMENTS))
+    assert isinstance(outcome, grpc.RpcError)
+    assert outcome.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "must be INT64, got BYTES" in outcome.details()
+    assert slowest_health < HEALTH_BOUND_S
+
+
+@pytest.fixture(autouse=True)
+def _serving_after(server):
+    yield
+    assert server.process.poll() is None
+    outcome, _ = _send_while_probing(server, _typed_ones_request(3))
+    assert np.frombuffer(outcome.raw_output_contents[0], np.int64).tolist() == [3]
