@@ -13,6 +13,9 @@ from .datatypes import datatype_from_config, datatype_of
 from .errors import InvalidInput, ModelNotReady, StriateError
 from .repository import LoadedModel, ModelRepository
 
+CACHE_INPUT_PREFIX = "past_key_values"
+"""Inputs named so carry a decoder's key/value cache, empty (length 0) at the first step."""
+
 
 class InferenceCore:
     """Runs inference requests against the repository's models, whichever API they came from."""
@@ -106,7 +109,8 @@ def check_input_specs(model: LoadedModel, specs: dict[str, tuple[str, tuple[int,
             shown = ([-1] if config.max_batch_size > 0 else []) + list(dims)
             raise InvalidInput(f"input '{name}' of model '{model.name}' has shape "
                                f"{list(full_shape)}, expected {shown} (-1: any size)")
-        _refuse_empty_free_dims(model.name, name, full_shape, dims)
+        if not name.startswith(CACHE_INPUT_PREFIX):
+            _refuse_empty_free_dims(model.name, name, full_shape, dims)
     if len(batch_sizes) > 1:
         raise InvalidInput(f"the inputs of one request must share their batch size; got "
                            f"{sorted(batch_sizes)}")
@@ -125,7 +129,8 @@ def validate_outputs(model: LoadedModel, outputs: list[str] | None) -> None:
 def _refuse_empty_free_dims(model_name: str, name: str, shape: tuple[int, ...],
                             dims: tuple[int, ...]) -> None:
     """A size-0 dimension where the config allows any size (-1) is refused: ONNX Runtime
-    aborts the whole process on some graphs given one (e.g. an empty token sequence).
+    aborts the whole process on some graphs given one (e.g. an empty token sequence to a
+    GRU). Cache inputs are exempt: decoders take an empty cache by design.
     `shape` is the whole request shape; `dims` the config's, without the batch axis."""
     first = len(shape) - len(dims)
     for axis, declared in enumerate(dims, start=first):

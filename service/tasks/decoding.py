@@ -18,7 +18,7 @@ import numpy as np
 
 from contract.metadata import TextDecoder
 
-from ..core import InferenceCore
+from ..core import CACHE_INPUT_PREFIX, InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .models import infer_one
@@ -98,7 +98,7 @@ class ComponentDecoder:
         logits = np.asarray(result["logits"])
         state = None
         if self.kind == "kv_cache":
-            state = {"past_key_values" + name[len("present"):]: value
+            state = {CACHE_INPUT_PREFIX + name[len("present"):]: value
                      for name, value in result.items() if name.startswith("present")}
         return log_softmax(logits.reshape(-1, logits.shape[-1])[-1]), state
 
@@ -106,7 +106,7 @@ class ComponentDecoder:
         """Zero-length past for every past_key_values.* input (its variable axis set to 0)."""
         past = {}
         for tensor in self.decoder.config.input:
-            if tensor.name.startswith("past_key_values"):
+            if tensor.name.startswith(CACHE_INPUT_PREFIX):
                 shape = tuple(0 if d < 0 else int(d) for d in tensor.dims)
                 past[tensor.name] = np.zeros(shape, dtype=np.float32)
         return past
