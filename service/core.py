@@ -1,17 +1,31 @@
-"""The core both APIs share: model lookup, input validation, scheduling, statistics."""
+"""The core every API shares: model lookup, input validation, scheduling, statistics, and
+the repository's lifecycle (index, load, unload). Servicers go through it, never into the
+repository."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from contract.protocol import model_config_pb2 as mc
 
 from .datatypes import datatype_from_config, datatype_of
-from .errors import InvalidInput, ModelNotReady, StriateError
-from .repository import LoadedModel, ModelRepository
+from .errors import InvalidInput, ModelNotFound, ModelNotReady, StriateError
+from .names import check_model_name
+from .repository import READY, UNAVAILABLE, LoadedModel, ModelRepository
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One row of the repository index: a model version and its state."""
+
+    name: str
+    version: str
+    state: str
+    reason: str
 
 CACHE_INPUT_PREFIX = "past_key_values"
 """Inputs named so carry a decoder's key/value cache, empty (length 0) at the first step."""
@@ -38,6 +52,44 @@ class InferenceCore:
     def models(self) -> list[LoadedModel]:
         """The latest ready version of every ready model."""
         return self.repository.ready_models()
+
+    def versions_of(self, model_name: str) -> list[str]:
+        """Every version of a model the repository knows, ready or not, oldest first."""
+        entry = self.repository.entries.get(model_name)
+        return list(entry.known_versions) if entry else []
+
+    def served(self, model_name: str = "", version: str = "") -> list[LoadedModel]:
+        """One ready model version, or every served version of every model when no name."""
+        if model_name:
+            return [self.model(model_name, version)]
+        return [m for e in self.repository.entries.values() for m in e.versions.values()]
+
+    def index(self, ready_only: bool = False) -> list[IndexEntry]:
+        """Every model folder and loaded model with its state (only READY ones if asked)."""
+        entries = self.repository.entries
+        rows = []
+        for name in sorted(set(self.repository.folder_names()) | set(entries)):
+            entry = entries.get(name)
+            if entry is None:
+                if not ready_only:
+                    rows.append(IndexEntry(name, "", UNAVAILABLE, "not loaded"))
+                continue
+            if ready_only and entry.state != READY:
+                continue
+            rows += [IndexEntry(name, version, entry.state, entry.reason)
+                     for version in entry.known_versions or [""]]
+        return rows
+
+    async def load(self, model_name: str) -> None:
+        """Load (or reload) a model folder of the repository."""
+        check_model_name(model_name)
+        if model_name not in self.repository.folder_names():
+            raise ModelNotFound(f"the repository has no model folder '{model_name}'")
+        await self.repository.load(model_name)
+
+    async def unload(self, model_name: str) -> None:
+        """Unload every version of a model; in-flight requests finish first."""
+        await self.repository.unload(model_name)
 
     async def infer(self, model_name: str, inputs: dict[str, np.ndarray], *, version: str = "",
                     outputs: list[str] | None = None, timeout_s: float | None = None,

@@ -1,12 +1,27 @@
-"""Error handling for every RPC, in one place: domain errors become their status code and
-message; anything unexpected becomes INTERNAL with a generic message and a logged traceback."""
+"""What every RPC shares: one error mapping and one bounded stream loop.
+
+Errors: `status_of` is the one mapping from an exception to a status code and a message a client
+may see (the HTTP side uses it too). A `StriateError` becomes its code and its sentence; anything
+unexpected becomes INTERNAL with a generic message naming an incident id, and the traceback goes
+to the log under that id (the exception's own text never reaches the client). `ErrorMapping`, a
+grpc.aio server interceptor, applies it to every method of every service on the server, so
+servicers raise and never abort.
+
+Streams: `bounded_stream` serves a bidirectional stream (v2 ModelStreamInfer, the task API's
+Stream): requests run as they arrive, a bounded number at once; answers go back as they finish;
+a failed request is answered in the stream, which goes on. When the client leaves, the work it
+left in flight is cancelled (queued requests never reach the model).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 
@@ -14,9 +29,12 @@ from .errors import StriateError
 
 log = logging.getLogger(__name__)
 
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """The status code and client-safe message for an exception."""
+    """The status code and client-safe message for an exception (logs unexpected ones)."""
     if isinstance(exc, StriateError):
         return exc.code, exc.message
     incident = uuid.uuid4().hex[:12]
@@ -26,22 +44,105 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     )
 
 
-def handle_errors(method):
-    """Decorate a unary or server-streaming grpc.aio servicer method."""
-    if inspect.isasyncgenfunction(method):
-        @functools.wraps(method)
-        async def stream_wrapper(self, request, context):
-            try:
-                async for item in method(self, request, context):
-                    yield item
-            except Exception as exc:  # noqa: BLE001 - mapped to a status, never re-raised
-                await context.abort(*status_of(exc))
-        return stream_wrapper
+class ErrorMapping(grpc.aio.ServerInterceptor):
+    """Maps what a servicer method raises to its status through `status_of`."""
 
-    @functools.wraps(method)
-    async def unary_wrapper(self, request, context):
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        cached = self._wrapped.get(handler_call_details.method)
+        if cached is None or cached[0] is not handler:
+            cached = (handler, _with_error_mapping(handler))
+            self._wrapped[handler_call_details.method] = cached
+        return cached[1]
+
+
+def _with_error_mapping(handler: Any) -> Any:
+    """The same method handler, its behaviour wrapped (handlers are namedtuples)."""
+    for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream"):
+        behaviour = getattr(handler, kind)
+        if behaviour is not None:
+            return handler._replace(**{kind: _mapped(behaviour)})
+    return handler
+
+
+def _mapped(behaviour: Callable) -> Callable:
+    if inspect.isasyncgenfunction(behaviour):
+        @functools.wraps(behaviour)
+        async def stream(request, context):
+            try:
+                async for item in behaviour(request, context):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - mapped to a status here, and only here
+                await context.abort(*status_of(exc))
+        return stream
+
+    @functools.wraps(behaviour)
+    async def call(request, context):
         try:
-            return await method(self, request, context)
-        except Exception as exc:  # noqa: BLE001
+            return await behaviour(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to a status here, and only here
             await context.abort(*status_of(exc))
-    return unary_wrapper
+    return call
+
+
+_END = object()
+
+
+async def bounded_stream(
+    requests: AsyncIterator[Request],
+    serve: Callable[[Request], Awaitable[Response]],
+    answer_error: Callable[[Request, Exception], Response],
+    window: int,
+) -> AsyncIterator[Response]:
+    """Serve each request as it arrives, at most `window` at once; yield answers as they finish.
+
+    A request whose `serve` raises is answered with `answer_error(request, exc)` (build it
+    with `status_of`) and the stream goes on. When the stream ends early (the client left or
+    the RPC was cancelled), every request still running or queued is cancelled.
+    """
+    done: asyncio.Queue[Any] = asyncio.Queue()
+    slots = asyncio.Semaphore(window)
+    running: set[asyncio.Task] = set()
+
+    async def serve_one(request: Request) -> None:
+        try:
+            try:
+                answer = await serve(request)
+            except Exception as exc:  # noqa: BLE001 - one failed item must not end the stream
+                answer = answer_error(request, exc)
+            await done.put(answer)
+        finally:
+            slots.release()
+
+    async def read() -> None:
+        try:
+            async for request in requests:
+                await slots.acquire()
+                task = asyncio.create_task(serve_one(request))
+                running.add(task)
+                task.add_done_callback(running.discard)
+            if running:
+                await asyncio.gather(*running)
+        except Exception as exc:  # noqa: BLE001 - ends the stream with this error's status
+            await done.put(exc)
+        await done.put(_END)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (item := await done.get()) is not _END:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        reader.cancel()
+        for task in list(running):
+            task.cancel()

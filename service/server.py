@@ -24,6 +24,7 @@ from .core import InferenceCore
 from .errors import StriateError
 from .http import HttpContext, HttpServer, build_app
 from .repository import ModelRepository
+from .rpc import ErrorMapping
 from .settings import Settings
 from .stats import Metrics
 from .v2.servicer import InferenceServicer
@@ -66,10 +67,11 @@ class Server:
 
     def _build_grpc(self) -> grpc.aio.Server:
         limit = self.settings.max_message_bytes
-        server = grpc.aio.server(options=[("grpc.max_send_message_length", limit),
+        server = grpc.aio.server(interceptors=[ErrorMapping()],
+                                 options=[("grpc.max_send_message_length", limit),
                                           ("grpc.max_receive_message_length", limit)])
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self.core, self.repository, self.state), server)
+            InferenceServicer(self.core, self.state), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = [pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name]
         names += _add_task_service(server, self.core, self.settings)

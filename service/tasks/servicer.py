@@ -1,8 +1,8 @@
 """The task API's gRPC servicer: convert the request, call the task handler, convert the result.
 
-Errors become status codes through `service.rpc.status_of`, the one mapping both APIs share: a
-`StriateError` becomes its code and message; anything else becomes INTERNAL with a generic
-message and a logged traceback.
+Errors become status codes in one place for both APIs (`service.rpc`): the methods here raise,
+the server's `ErrorMapping` interceptor answers; stream items answer through `status_of`. The
+stream shares the v2 stream's loop, `service.rpc.bounded_stream`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from contract.protocol import striate_tasks_pb2 as pb
 from contract.protocol import striate_tasks_pb2_grpc as pb_grpc
 
 from ..core import InferenceCore
-from ..errors import DeadlineExceeded
+from ..errors import DeadlineExceeded, InvalidInput
 from ..repository import LoadedModel
-from ..rpc import status_of
+from ..rpc import bounded_stream, status_of
 from .caption import caption
 from .classify import ClassScore, classify
 from .detect import detect
@@ -122,11 +122,8 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
         try:
             return await asyncio.wait_for(work(), timeout=context.time_remaining())
         except TimeoutError:
-            code, message = status_of(DeadlineExceeded(
-                "the request's deadline passed before its result was ready; allow more time"))
-        except Exception as exc:  # noqa: BLE001 - mapped to a status in one place
-            code, message = status_of(exc)
-        await context.abort(code, message)
+            raise DeadlineExceeded("the request's deadline passed before its result was ready; "
+                                   "allow more time") from None
 
     async def Classify(self, request: pb.ClassifyRequest,  # noqa: N802 - gRPC method names
                        context: grpc.aio.ServicerContext) -> pb.ClassifyResponse:
@@ -166,51 +163,22 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
         }
         kind = request.WhichOneof("request")
         if kind is None:
-            return pb.TaskResponse(id=request.id, error=pb.TaskError(
-                code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
-                message="the stream request carries no task; set one of classify, detect, "
-                "segment, caption, answer_question, transcribe"))
-        try:
-            result = await handlers[kind](getattr(request, kind))
-        except Exception as exc:  # noqa: BLE001 - one failed item must not end the stream
-            code, message = status_of(exc)
-            return pb.TaskResponse(id=request.id,
-                                   error=pb.TaskError(code=code.value[0], message=message))
+            raise InvalidInput("the stream request carries no task; set one of classify, "
+                               "detect, segment, caption, answer_question, transcribe")
+        result = await handlers[kind](getattr(request, kind))
         return pb.TaskResponse(id=request.id, **{kind: result})
 
     async def Stream(self, request_iterator: AsyncIterator[pb.TaskRequest],  # noqa: N802
                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.TaskResponse]:
         """Serves requests as they arrive, up to STREAM_WINDOW at once; answers as they finish."""
-        done: asyncio.Queue[pb.TaskResponse | None] = asyncio.Queue()
-        slots = asyncio.Semaphore(STREAM_WINDOW)
+        async for response in bounded_stream(request_iterator, self._stream_one, _stream_error,
+                                             STREAM_WINDOW):
+            yield response
 
-        async def serve(request: pb.TaskRequest) -> None:
-            try:
-                await done.put(await self._stream_one(request))
-            finally:
-                slots.release()
 
-        async def read() -> None:
-            running: set[asyncio.Task] = set()
-            try:
-                async for request in request_iterator:
-                    await slots.acquire()
-                    task = asyncio.create_task(serve(request))
-                    running.add(task)
-                    task.add_done_callback(running.discard)
-                if running:
-                    await asyncio.gather(*running)
-            finally:
-                for task in running:
-                    task.cancel()
-                await done.put(None)
-
-        reader = asyncio.create_task(read())
-        try:
-            while (response := await done.get()) is not None:
-                yield response
-        finally:
-            reader.cancel()
+def _stream_error(request: pb.TaskRequest, exc: Exception) -> pb.TaskResponse:
+    code, message = status_of(exc)
+    return pb.TaskResponse(id=request.id, error=pb.TaskError(code=code.value[0], message=message))
 
 
 def add_task_service(server: grpc.aio.Server, core: InferenceCore,

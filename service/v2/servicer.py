@@ -1,4 +1,4 @@
-"""The v2 servicer: each RPC converts the request, calls the core or repository, converts back."""
+"""The v2 servicer: each RPC converts the request, calls the core, converts back."""
 
 from __future__ import annotations
 
@@ -14,10 +14,9 @@ from contract.protocol import model_config_pb2 as mc
 from .. import __version__
 from ..core import InferenceCore, check_input_specs
 from ..datatypes import datatype_from_config
-from ..errors import InvalidInput, ModelNotFound
-from ..names import check_model_name
-from ..repository import READY, LoadedModel, ModelRepository
-from ..rpc import handle_errors, status_of
+from ..errors import InvalidInput
+from ..repository import LoadedModel
+from ..rpc import bounded_stream, status_of
 from .convert import (
     INLINE_ELEMENTS,
     element_count,
@@ -47,9 +46,8 @@ def _tensor_metadata(tensors, batched: bool):
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     """`inference.GRPCInferenceService`, as tritonclient and KServe clients call it."""
 
-    def __init__(self, core: InferenceCore, repository: ModelRepository, state) -> None:
+    def __init__(self, core: InferenceCore, state) -> None:
         self.core = core
-        self.repository = repository
         self.state = state  # has .ready (startup done, not shutting down) and .explicit
 
     async def ServerLive(self, request, context):
@@ -65,22 +63,19 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         return pb.ServerMetadataResponse(name="striate", version=__version__,
                                          extensions=EXTENSIONS)
 
-    @handle_errors
     async def ModelMetadata(self, request, context):
         model = self.core.model(request.name, request.version)
-        entry = self.repository.entries[model.name]
         batched = model.config.max_batch_size > 0
         return pb.ModelMetadataResponse(
-            name=model.name, versions=entry.known_versions, platform=model.config.platform,
+            name=model.name, versions=self.core.versions_of(model.name),
+            platform=model.config.platform,
             inputs=_tensor_metadata(model.config.input, batched),
             outputs=_tensor_metadata(model.config.output, batched))
 
-    @handle_errors
     async def ModelConfig(self, request, context):
         model = self.core.model(request.name, request.version)
         return pb.ModelConfigResponse(config=model.config)
 
-    @handle_errors
     async def ModelInfer(self, request, context):
         return await self._infer(request, context.time_remaining())
 
@@ -106,78 +101,31 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     async def ModelStreamInfer(self, request_iterator, context):
         """Requests run concurrently; responses come back as they finish, with their ids.
         A failed request answers with error_message and the stream goes on."""
-        results: asyncio.Queue = asyncio.Queue()
-        limit = asyncio.Semaphore(STREAM_CONCURRENCY)
+        async for response in bounded_stream(request_iterator, self._stream_one,
+                                             _stream_error, STREAM_CONCURRENCY):
+            yield response
 
-        async def run_one(request):
-            try:
-                response = await self._infer(request, None)
-                await results.put(pb.ModelStreamInferResponse(infer_response=response))
-            except Exception as exc:  # noqa: BLE001 - reported on the stream
-                _, message = status_of(exc)
-                await results.put(pb.ModelStreamInferResponse(
-                    error_message=message,
-                    infer_response=pb.ModelInferResponse(model_name=request.model_name[:128],
-                                                         id=request.id)))
-            finally:
-                limit.release()
+    async def _stream_one(self, request: pb.ModelInferRequest) -> pb.ModelStreamInferResponse:
+        return pb.ModelStreamInferResponse(infer_response=await self._infer(request, None))
 
-        async def read_all():
-            tasks = []
-            async for request in request_iterator:
-                await limit.acquire()
-                tasks.append(asyncio.create_task(run_one(request)))
-            await asyncio.gather(*tasks)
-            await results.put(None)
-
-        reader = asyncio.create_task(read_all())
-        try:
-            while (item := await results.get()) is not None:
-                yield item
-        finally:
-            reader.cancel()
-
-    @handle_errors
     async def ModelStatistics(self, request, context):
-        response = pb.ModelStatisticsResponse()
-        if request.name:
-            models = [self.core.model(request.name, request.version)]
-        else:
-            models = [m for e in self.repository.entries.values() for m in e.versions.values()]
-        for model in models:
-            response.model_stats.append(_statistics(model))
-        return response
+        models = self.core.served(request.name, request.version)
+        return pb.ModelStatisticsResponse(model_stats=[_statistics(m) for m in models])
 
-    @handle_errors
     async def RepositoryIndex(self, request, context):
-        response = pb.RepositoryIndexResponse()
-        names = set(self.repository.folder_names()) | set(self.repository.entries)
-        for name in sorted(names):
-            entry = self.repository.entries.get(name)
-            if entry is None:
-                if not request.ready:
-                    response.models.add(name=name, state="UNAVAILABLE", reason="not loaded")
-                continue
-            if request.ready and entry.state != READY:
-                continue
-            for version in entry.known_versions or [""]:
-                response.models.add(name=name, version=version, state=entry.state,
-                                    reason=entry.reason)
-        return response
+        rows = self.core.index(ready_only=request.ready)
+        return pb.RepositoryIndexResponse(models=[
+            pb.RepositoryIndexResponse.ModelIndex(name=r.name, version=r.version, state=r.state,
+                                                  reason=r.reason) for r in rows])
 
-    @handle_errors
     async def RepositoryModelLoad(self, request, context):
         self._require_explicit("load")
-        check_model_name(request.model_name)
-        if request.model_name not in self.repository.folder_names():
-            raise ModelNotFound(f"the repository has no model folder '{request.model_name}'")
-        await self.repository.load(request.model_name)
+        await self.core.load(request.model_name)
         return pb.RepositoryModelLoadResponse()
 
-    @handle_errors
     async def RepositoryModelUnload(self, request, context):
         self._require_explicit("unload")
-        await self.repository.unload(request.model_name)
+        await self.core.unload(request.model_name)
         return pb.RepositoryModelUnloadResponse()
 
     def _require_explicit(self, action: str) -> None:
@@ -189,6 +137,14 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
 class _Precondition(InvalidInput):
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+def _stream_error(request: pb.ModelInferRequest,
+                  exc: Exception) -> pb.ModelStreamInferResponse:
+    _, message = status_of(exc)
+    return pb.ModelStreamInferResponse(
+        error_message=message,
+        infer_response=pb.ModelInferResponse(model_name=request.model_name[:128], id=request.id))
 
 
 def _output_datatypes(model: LoadedModel) -> dict[str, str]:

@@ -13,6 +13,7 @@ from PIL import Image
 from clients import AsyncClient, Client, ClientError, StreamItem
 from tests.e2e import media
 from tests.e2e.tiny_models import DETECTOR_SIZE
+from tests.integration.helpers import wait_for_pending
 
 
 def test_list_models_names_each_task_and_its_default(client):
@@ -291,4 +292,7 @@ def test_a_client_leaving_mid_stream_leaves_the_server_serving(tiny_server):
     leaving.close()
     with Client(tiny_server.grpc_url) as staying:
         assert staying.classify(media.solid("green")).top.label == "green"
+    # what the stream left in flight is cancelled: nothing stays queued for the gone client
+    for model in ("tiny_captioner", "tiny_caption_decoder"):
+        wait_for_pending(tiny_server, model, lambda n: n == 0)
     assert "Traceback" not in tiny_server.log()

@@ -19,6 +19,7 @@ SLOW = """
 max_batch_size: 4
 dynamic_batching { max_queue_delay_microseconds: 0 default_queue_policy { max_queue_size: 2 } }
 """
+SERIAL = "max_batch_size: 1\n"  # one request per execution, queue bound 1024
 VERSIONED = "version_policy { all {} }\n"
 MISSPELT = """
 parameters { key: "task" value { string_value: "detection" } }
@@ -38,6 +39,7 @@ def build_repository(root: Path) -> Path:
     models.save(models.scale_model(TensorProto.FLOAT16), root, "scale_fp16")
     models.save(models.echo_bytes_model(), root, "echo_bytes")
     models.save(models.slow_model(), root, "slow", config=SLOW)
+    models.save(models.slow_model(rows=1, depth=96), root, "slow_serial", config=SERIAL)
     models.save(models.reshape_model(), root, "reshape")
     for version in (1, 2, 3):
         models.save(models.scale_model(factor=float(version)), root, "versioned",

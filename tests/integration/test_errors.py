@@ -8,7 +8,7 @@ import pytest
 import tritonclient.grpc as triton
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
-from tests.integration.helpers import assert_serving, infer, infer_input
+from tests.integration.helpers import assert_serving, infer, infer_input, wait_for_pending
 
 
 def _error(call) -> triton.InferenceServerException:
@@ -101,6 +101,8 @@ def test_unexpected_failure_is_internal_with_generic_message(server, client):
     error = _error(lambda: infer(client, "reshape", x=x, shape=np.array([4, 4], np.int64)))
     assert error.status() == "StatusCode.INTERNAL"
     assert "incident" in error.message() and "Reshape" not in error.message()
+    incident = error.message().split("incident ")[1].split(")")[0]
+    assert f"internal error (incident {incident})" in server.log()  # the traceback, by its id
     assert "Traceback" in server.log()
     ok = infer(client, "reshape", x=x, shape=np.array([2, 3], np.int64))
     np.testing.assert_array_equal(ok.as_numpy("y"), x.reshape(2, 3))
@@ -129,30 +131,11 @@ def test_full_queue_answers_resource_exhausted(server, client):
     assert_serving(client)
 
 
-def _pending(server, model: str) -> float:
-    """The server's pending-request gauge for a model (queued or running)."""
-    import urllib.request
-
-    text = urllib.request.urlopen(server.http_url + "/metrics").read().decode()
-    prefix = f'striate_inference_pending_request_count{{model="{model}",version="1"}} '
-    line = next((line for line in text.splitlines() if line.startswith(prefix)), None)
-    return float(line.split()[-1]) if line else 0.0
-
-
-def _wait_for_pending(server, model: str, condition, timeout: float = 30) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition(_pending(server, model)):
-        assert time.monotonic() < deadline, f"{model}'s pending count never settled"
-        time.sleep(0.005)
-
-
 def test_expired_request_is_dropped_before_it_runs(server, client):
     import threading
 
     x = np.ones((4, 64, 1024), np.float32)
-    _wait_for_pending(server, "slow", lambda n: n == 0)  # earlier tests' requests are done
+    wait_for_pending(server, "slow", lambda n: n == 0)  # earlier tests' requests are done
     before = client.get_inference_statistics("slow").model_stats[0]
 
     def block():
@@ -161,7 +144,7 @@ def test_expired_request_is_dropped_before_it_runs(server, client):
 
     blocker = threading.Thread(target=block)
     blocker.start()
-    _wait_for_pending(server, "slow", lambda n: n >= 1)  # the blocker is in the server
+    wait_for_pending(server, "slow", lambda n: n >= 1)  # the blocker is in the server
     error = _error(lambda: client.infer("slow", [infer_input("x", x[:1])], client_timeout=0.05))
     assert error.status() == "StatusCode.DEADLINE_EXCEEDED"
     blocker.join()

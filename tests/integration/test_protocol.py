@@ -11,7 +11,7 @@ import tritonclient.grpc as triton
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 
-from tests.integration.helpers import infer, infer_input
+from tests.integration.helpers import assert_serving, infer, infer_input, wait_for_pending
 
 
 def test_server_live_ready_and_metadata(client):
@@ -182,6 +182,37 @@ def test_stream_infer_answers_each_request(client):
         np.testing.assert_array_equal(value, np.full((1, 4), 2 * int(key), dtype=np.float32))
     errors = [e for _, e in answers if e is not None]
     assert len(errors) == 1 and "shape" in errors[0].message()
+
+
+def test_a_client_leaving_mid_stream_cancels_its_queued_requests(server, client):
+    """The client sends 30 slow requests, keeps its side open and leaves while they queue:
+    the server drops what the stream left queued instead of running it for no one."""
+    import threading
+
+    sent, release = 30, threading.Event()
+    x = np.ones((1, 1, 1024), np.float32)
+
+    def requests():
+        for index in range(sent):
+            request = service_pb2.ModelInferRequest(model_name="slow_serial", id=str(index))
+            request.inputs.add(name="x", datatype="FP32", shape=list(x.shape))
+            request.raw_input_contents.append(x.tobytes())
+            yield request
+        release.wait(60)  # the client never half-closes: it just goes away
+
+    wait_for_pending(server, "slow_serial", lambda n: n == 0)
+    before = client.get_inference_statistics("slow_serial").model_stats[0].execution_count
+    with grpc.insecure_channel(server.grpc_url) as channel:
+        call = service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelStreamInfer(requests())
+        try:
+            wait_for_pending(server, "slow_serial", lambda n: n >= sent - 3)  # one at a time
+            call.cancel()
+        finally:
+            release.set()
+    wait_for_pending(server, "slow_serial", lambda n: n == 0)
+    ran = client.get_inference_statistics("slow_serial").model_stats[0].execution_count - before
+    assert ran < sent // 2, f"{ran} of {sent} requests ran after the client left"
+    assert_serving(client)
 
 
 def test_our_stubs_and_tritonclients_share_one_process(server):

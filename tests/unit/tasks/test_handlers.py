@@ -66,13 +66,17 @@ def test_servicer_conversions_and_stream_errors(repository_dir):
         assert {t.task for t in listing.tasks} == {"classification", "detection",
                                                     "segmentation", "captioning", "vqa",
                                                     "speech"}
-        empty = await servicer._stream_one(pb.TaskRequest(id="e"))
-        assert empty.id == "e" and empty.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-        bad = await servicer._stream_one(pb.TaskRequest(
-            id="b", detect=pb.DetectRequest(image=b"\x89PNG\r\n\x1a\nbroken")))
+        async def requests():
+            yield pb.TaskRequest(id="e")
+            yield pb.TaskRequest(id="b", detect=pb.DetectRequest(
+                image=b"\x89PNG\r\n\x1a\nbroken"))
+            yield pb.TaskRequest(id="g", caption=pb.CaptionRequest(image=media.solid("green"),
+                                                                    beam_width=2))
+
+        answers = {r.id: r async for r in servicer.Stream(requests(), None)}
+        empty, bad, good = answers["e"], answers["b"], answers["g"]
+        assert empty.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
         assert bad.WhichOneof("result") == "error" and "PNG" in bad.error.message
-        good = await servicer._stream_one(pb.TaskRequest(
-            id="g", caption=pb.CaptionRequest(image=media.solid("green"), beam_width=2)))
         assert good.caption.caption == "a green square"
 
     with_core(repository_dir, work)
