@@ -265,7 +265,6 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         max_batch_size=0,
         parameters={
             "task": "detection",
-            "default": "true",
             "description": DESCRIPTION,
             "image_size": f"{SIZE},{SIZE}",
             "resize": "letterbox",

@@ -133,7 +133,6 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         max_batch_size=64,
         parameters={
             "task": "classification",
-            "default": "true",
             "description": DESCRIPTION,
             "image_size": "28,28",
             "channels": "1",
