@@ -8,7 +8,8 @@ Two layouts of expected.json are read:
   names present, and with `mask`, the true class map, matched to within PIXEL_SLACK of
   `pixel_accuracy_of_committed_model`);
 - `{"model", "task", "images": {file: {...}}}` with, for detection, the `boxes` found (IoU at
-  least `box_iou_at_least`), for segmentation, `<label>_share_range` per class.
+  least `box_iou_at_least`, and the same class where `labels` are given), for segmentation,
+  `<label>_share_range` per class.
 """
 
 from __future__ import annotations
@@ -110,10 +111,14 @@ def _check_detection(case: SampleCase, result: Detections) -> tuple[bool, str]:
     if len(found) != len(expected):
         return False, f"expected {len(expected)} detections, got {len(found)}"
     least = case.expected["box_iou_at_least"]
-    for box in expected:
-        best = max((_box_iou(box, other) for other in found), default=0.0)
+    labels = case.expected.get("labels") or [None] * len(expected)
+    for box, label in zip(expected, labels):
+        same = [other for other, d in zip(found, result.detections) if label in (None, d.label)]
+        best = max((_box_iou(box, other) for other in same), default=0.0)
         if best < least:
-            return False, f"no detection overlaps {box} with IoU >= {least} (best {best:.2f})"
+            named = f"{label} " if label else ""
+            return False, (f"no {named}detection overlaps {box} with IoU >= {least} "
+                           f"(best {best:.2f})")
     return True, f"{len(found)} detection(s) where expected"
 
 

@@ -40,7 +40,7 @@ def ensure_tfjs() -> Path:
         return modules
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
-        raise TfjsUnavailable("node and npm are needed for TF.js reference runs (apt-get install npm)")
+        raise TfjsUnavailable("TF.js reference runs need node and npm (apt-get install npm)")
     log.info("installing @tensorflow/tfjs@%s with npm into %s", TFJS_VERSION, tfjs_folder())
     tfjs_folder().mkdir(parents=True, exist_ok=True)
     result = subprocess.run(

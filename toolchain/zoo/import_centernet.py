@@ -11,6 +11,7 @@ The translation is verified against TF.js (pure-JS CPU backend in node) on real 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -20,11 +21,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from contract.imaging import fit_array
+from contract.metadata import DetectionThresholds, ImageInput, ModelMetadata
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 from toolchain.tfjs import TfjsGraph, human_file, human_model, read_tfjs, run_tfjs, translate
 from toolchain.tfjs.human_models import PACKAGE, VERSION
 from toolchain.tflite import GraphBuilder
-from toolchain.tflite.photos import letterbox, photo, save_sample, stretch
+from toolchain.tflite.photos import photo, save_sample
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ GRAPH_SCORE_FLOOR = 0.2  # Human's minConfidence: the graph keeps boxes above it
 SCORE_THRESHOLD = 0.4  # the server's default for requests that set none
 MAX_PER_CLASS = 20
 PAD_VALUE = 0
+IMAGE = ImageInput((SIZE, SIZE), 3, "letterbox", pad_value=PAD_VALUE)
 TOLERANCE = 1e-4  # max abs difference of the heads against TF.js, relative to max(1, |value|)
 # Sample photo -> (labels the served model must find at >= SCORE_THRESHOLD)
 SAMPLES = {
@@ -112,8 +116,7 @@ def _boxes(b: GraphBuilder, sides: str, cells: int) -> str:
 
 def model_input(image: np.ndarray) -> np.ndarray:
     """What the served graph's network gets: letterboxed to 512x512, 0..255 float, batch 1."""
-    placed, _ = letterbox(image, SIZE, SIZE, PAD_VALUE)
-    return placed.astype(np.float32)[np.newaxis]
+    return fit_array(image, IMAGE)[0].astype(np.float32)[np.newaxis]
 
 
 def verify_heads(model_json: Path, images: dict[str, np.ndarray]) -> tuple[list[dict], dict]:
@@ -152,7 +155,7 @@ def verify_detections(
     every TF.js detection above the score threshold must be ours too (same class, box IoU)."""
     rows = []
     for name, image in images.items():
-        placed, _ = letterbox(image, SIZE, SIZE, PAD_VALUE)
+        placed, _ = fit_array(image, IMAGE)
         boxes, scores, classes = session.run(["boxes", "scores", "labels"], {"image": placed})
         reference = _suppress([d for d in decoded[name] if d[4] >= SCORE_THRESHOLD])
         ious, score_diffs = [], []
@@ -173,7 +176,7 @@ def verify_detections(
 
 
 def _suppress(detections: list) -> list:
-    """Greedy per-class NMS (IoU NMS_IOU) of TF.js's decoded rows, written apart from the graph's."""
+    """Greedy per-class NMS (IoU NMS_IOU) of TF.js's decoded rows (apart from the graph's)."""
     kept: list = []
     for row in sorted(detections, key=lambda d: -d[4]):
         if all(k[5] != row[5] or _iou(k, row) <= NMS_IOU for k in kept):
@@ -191,10 +194,10 @@ def _iou(a, b) -> float:
 
 def detect(session: ort.InferenceSession, image: np.ndarray, threshold: float = SCORE_THRESHOLD):
     """Objects in a photo as the server finds them: boxes in photo pixels, scores, classes."""
-    placed, placement = letterbox(image, SIZE, SIZE, PAD_VALUE)
+    placed, placement = fit_array(image, IMAGE)
     boxes, scores, classes = session.run(["boxes", "scores", "labels"], {"image": placed})
     keep = scores >= threshold
-    return placement.boxes_to_photo(boxes[keep]), scores[keep], classes[keep]
+    return placement.boxes_to_original(boxes[keep]), scores[keep], classes[keep]
 
 
 def compare_resizing(session: ort.InferenceSession, labels: list[str]) -> list[dict]:
@@ -204,11 +207,12 @@ def compare_resizing(session: ort.InferenceSession, labels: list[str]) -> list[d
     for name, wanted in SAMPLES.items():
         image = photo(name)
         row = {"photo": name}
-        for mode, placed in (("letterbox", letterbox(image, SIZE, SIZE, PAD_VALUE)[0]),
-                             ("stretch (Human)", stretch(image, SIZE, SIZE))):  # fmt: skip
+        for mode, resize in (("letterbox", "letterbox"), ("stretch (Human)", "stretch")):
+            placed, _ = fit_array(image, dataclasses.replace(IMAGE, resize=resize))
             _, scores, classes = session.run(["boxes", "scores", "labels"], {"image": placed})
-            best = {label: max((float(s) for s, c in zip(scores, classes)
-                                if labels[c] == label), default=0.0) for label in wanted}  # fmt: skip
+            found = [(labels[c], float(s)) for s, c in zip(scores, classes)]
+            best = {label: max((s for name, s in found if name == label), default=0.0)
+                    for label in wanted}  # fmt: skip
             row[mode] = ", ".join(f"{label} {score:.2f}" for label, score in best.items())
         rows.append(row)
     return rows
@@ -237,7 +241,7 @@ def write_samples(session: ort.InferenceSession, samples_dir: Path, labels: list
 
 def milliseconds_per_image(session: ort.InferenceSession, runs: int = 20) -> float:
     """Median time of one served-graph run at batch 1 on this CPU."""
-    placed = letterbox(photo("coffee"), SIZE, SIZE, PAD_VALUE)[0]
+    placed, _ = fit_array(photo("coffee"), IMAGE)
     session.run(None, {"image": placed})
     times = []
     for _ in range(runs):
@@ -279,15 +283,10 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
             TensorSpec("labels", "INT64", [-1], label_filename="labels.txt"),
         ],
         max_batch_size=0,
-        parameters={
-            "task": "detection",
-            "default": "true",
-            "description": DESCRIPTION,
-            "image_size": f"{SIZE},{SIZE}",
-            "resize": "letterbox",
-            "pad_value": str(PAD_VALUE),
-            "score_threshold": str(SCORE_THRESHOLD),
-        },
+        parameters=ModelMetadata.build(
+            "detection", IMAGE, DetectionThresholds(SCORE_THRESHOLD), default=True,
+            description=DESCRIPTION,
+        ).to_parameters(),
         labels=labels,
         files={
             "LICENSE": human_file("package/LICENSE"),
@@ -389,7 +388,8 @@ def _card(model, graph, head_rows, detection_rows, resizing_rows, expected, spee
     lines += ["", "Best score of the expected object, letterboxed (served) against stretched "
               "(Human's pre-processing):", "", "| photo | letterbox | stretch (Human) |",
               "|---|---|---|"]  # fmt: skip
-    lines += [f"| {r['photo']} | {r['letterbox']} | {r['stretch (Human)']} |" for r in resizing_rows]
+    lines += [f"| {r['photo']} | {r['letterbox']} | {r['stretch (Human)']} |"
+              for r in resizing_rows]  # fmt: skip
     return card + "\n".join(lines) + "\n"
 
 

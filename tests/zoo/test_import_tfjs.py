@@ -1,0 +1,145 @@
+"""The TF.js imports (toolchain/tfjs): translation against TF.js in node, the committed COCO
+detector on real photos, and the detector behind a real server's task API.
+
+Tests that need the original files or TF.js skip, saying why, when npm cannot fetch them.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import shutil
+from pathlib import Path
+
+import grpc
+import numpy as np
+import onnxruntime as ort
+import pytest
+from PIL import Image
+
+from clients import Client
+from clients.results import ClientError
+from contract.imaging import fit_array
+from tests.support.server import running_server
+from toolchain.tfjs import read_tfjs, translate
+from toolchain.tfjs.human_models import HumanModelsUnavailable, human_model
+from toolchain.tfjs.reference import TfjsUnavailable, ensure_tfjs, run_tfjs
+from toolchain.tflite import GraphBuilder
+from toolchain.zoo import import_centernet
+
+ROOT = Path(__file__).resolve().parents[2]
+REPOSITORY = ROOT / "exported_models"
+DETECTOR = REPOSITORY / import_centernet.NAME
+SAMPLES = REPOSITORY / "samples" / import_centernet.NAME
+
+
+@functools.cache
+def original(name: str) -> Path | str:
+    """model.json of a human-models model with TF.js installed, or why not (asked once)."""
+    try:
+        path = human_model(name)
+        ensure_tfjs()
+    except (HumanModelsUnavailable, TfjsUnavailable) as error:
+        return str(error)
+    return path
+
+
+def original_or_skip(name: str) -> Path:
+    found = original(name)
+    if isinstance(found, str):
+        pytest.skip(found)
+    return found
+
+
+def sample(name: str) -> np.ndarray:
+    return np.asarray(Image.open(SAMPLES / name).convert("RGB"))
+
+
+def expected() -> dict:
+    return json.loads((SAMPLES / "expected.json").read_text())
+
+
+def labels() -> list[str]:
+    return (DETECTOR / "labels.txt").read_text().splitlines()
+
+
+def iou(a, b) -> float:
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_translated_heads_match_tfjs_on_a_photo():
+    model_json = original_or_skip("centernet")
+    graph = read_tfjs(model_json)
+    b = GraphBuilder("heads")
+    x = b.input("x", np.float32, [1, 512, 512, 3])
+    outputs = [import_centernet.HEATMAP, import_centernet.SIDES]
+    for name, value in translate(graph, b, {import_centernet.INPUT: x}, outputs).items():
+        b.output(value, name.split("/")[-1], np.float32, [1, 128, 128, "c"])
+    ours = ort.InferenceSession(b.model().SerializeToString())
+    array = import_centernet.model_input(sample("coffee.jpg"))
+    reference = run_tfjs(model_json, {import_centernet.INPUT: array}, outputs)
+    for (name, theirs), mine in zip(reference.items(), ours.run(None, {"x": array})):
+        assert mine.shape == theirs.shape
+        scale = max(1.0, float(np.abs(theirs).max()))
+        assert np.abs(mine - theirs).max() <= import_centernet.TOLERANCE * scale, name
+
+
+def test_committed_detector_names_the_objects_in_the_sample_photos():
+    detector = ort.InferenceSession(str(DETECTOR / "1" / "model.onnx"))
+    names = labels()
+    assert len(names) == 80 and names[0] == "person" and "cup" in names
+    for photo, info in expected()["images"].items():
+        boxes, scores, classes = import_centernet.detect(detector, sample(photo))
+        assert [names[c] for c in classes] == info["labels"], photo
+        for box, want in zip(boxes, info["boxes"]):
+            assert iou(box, want) > 0.9, photo
+    for photo, wanted in import_centernet.SAMPLES.items():
+        found = expected()["images"][f"{photo}.jpg"]["labels"]
+        assert set(wanted) <= set(found), photo
+
+
+def test_a_blank_image_has_no_objects():
+    detector = ort.InferenceSession(str(DETECTOR / "1" / "model.onnx"))
+    boxes, scores, classes = detector.run(None, {"image": np.zeros((512, 512, 3), np.uint8)})
+    assert boxes.shape == (0, 4) and scores.shape == (0,) and classes.shape == (0,)
+
+
+@pytest.fixture(scope="module")
+def detector_server(tmp_path_factory):
+    repository = tmp_path_factory.mktemp("coco")
+    shutil.copytree(DETECTOR, repository / DETECTOR.name)
+    with running_server(repository) as server:
+        yield server
+
+
+def test_served_detector_answers_in_the_senders_pixels(detector_server):
+    """The full-size coffee photo (600x400) gets the sample's cup box (256x171) scaled up."""
+    import skimage.data
+
+    photo = skimage.data.coffee()
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="PNG")
+    with Client(detector_server.grpc_url, timeout_s=120) as client:
+        result = client.detect(buffer.getvalue())
+    cups = [d for d in result.detections if d.label == "cup"]
+    assert len(cups) == 1 and cups[0].score >= 0.5
+    sample_box = expected()["images"]["coffee.jpg"]["boxes"][0]
+    scale = photo.shape[1] / expected()["images"]["coffee.jpg"]["width"]
+    found = [cups[0].box.x1, cups[0].box.y1, cups[0].box.x2, cups[0].box.y2]
+    assert iou(found, [v * scale for v in sample_box]) > 0.8
+    assert max(found[2], found[0]) <= photo.shape[1] and max(found[3], found[1]) <= photo.shape[0]
+
+
+def test_served_detector_refuses_a_corrupt_image_and_keeps_serving(detector_server):
+    with Client(detector_server.grpc_url, timeout_s=120) as client:
+        with pytest.raises(ClientError) as refused:
+            client.detect(b"\xff\xd8\xff not really a jpeg")
+        assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        placed, _ = fit_array(sample("chelsea.jpg"), import_centernet.IMAGE)
+        buffer = io.BytesIO()
+        Image.fromarray(placed).save(buffer, format="PNG")
+        assert any(d.label == "cat" for d in client.detect(buffer.getvalue()).detections)
