@@ -210,7 +210,7 @@ class ModelRepository:
             max_queue_delay_s=(batching.max_queue_delay_microseconds / 1e6
                                if config.HasField("dynamic_batching") else 0.0),
             preferred_sizes=tuple(batching.preferred_batch_size),
-            max_queue_size=queue_size or self.settings.default_max_queue_size,
+            max_queue_size=queue_size or self.settings.max_queue_size,
             instances=sum(g.count or 1 for g in config.instance_group) or 1,
         )
 

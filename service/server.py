@@ -60,7 +60,7 @@ class Server:
         self.grpc_server = self._build_grpc()
         self.http = HttpServer(build_app(HttpContext(self.core, self.metrics, settings,
                                                      lambda: self.state.ready)),
-                               grace_s=settings.shutdown_grace_s)
+                               grace_s=settings.shutdown_grace)
         self.service_names: list[str] = []
         self.grpc_port = 0
         self.http_port = 0
@@ -101,7 +101,7 @@ class Server:
 
     async def _load_models(self) -> None:
         if self.state.explicit:
-            names = list(self.settings.load_models)
+            names = list(self.settings.load_model)
         else:
             names = self.repository.folder_names()
         for name in names:
@@ -128,7 +128,7 @@ class Server:
         log.info("shutting down: finishing in-flight requests")
         self.state.stopping = True
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
-        await asyncio.gather(self.grpc_server.stop(self.settings.shutdown_grace_s),
+        await asyncio.gather(self.grpc_server.stop(self.settings.shutdown_grace),
                              self.http.stop())
         await self.repository.unload_all()
         self.executor.shutdown(wait=True)

@@ -1,134 +1,184 @@
-"""Server settings: one typed object, read from command-line flags and STRIATE_* variables."""
+"""Server settings: one typed object, read from command-line flags and STRIATE_* variables.
+
+Each setting is declared once, as a field of `Settings` made with `setting(default, help)`;
+its flag and its environment variable follow from the field's name and type:
+
+    max_queue_size: int = setting(1024, "queue bound for models whose config sets none")
+    ->  --max-queue-size N,  STRIATE_MAX_QUEUE_SIZE=N,  settings.max_queue_size
+
+A flag beats the variable, which beats the default. Types: int, float, str (with `choices`),
+Path, bool (`--x` / `--no-x`; the variable takes 1/0, true/false, yes/no, on/off), an optional
+one of those (`Path | None`), and tuple[str, ...] (a repeatable flag; the variable takes a
+comma-separated list). Adding a setting is adding a field: nothing else to write.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-DEFAULT_MESSAGE_BYTES = 256 * 1024 * 1024
+ENV_PREFIX = "STRIATE_"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def setting(default: Any, help: str, *, choices: tuple[str, ...] = (),
+            metavar: str | None = None) -> Any:
+    """Declare one setting: its default and the sentence `--help` shows for it."""
+    return field(default=default,
+                 metadata={"help": help, "choices": choices, "metavar": metavar})
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything the server needs to start. Per-model settings live in each config.pbtxt."""
 
-    model_repository: Path
-    """Folder of model folders in Triton's layout (see docs/model-folders.md)."""
-    grpc_port: int = 8001
-    """gRPC port for the v2 protocol and the task API; 0 lets the OS pick one."""
-    http_port: int = 8000
-    """HTTP port: the demo page, the HTTP task API, /metrics and /v2/health/*; 0 picks one."""
-    host: str = "0.0.0.0"
-    """Address both ports bind to."""
-    device: str = "cpu"
-    """`cpu` or `cuda`. With `cuda`, a model that would not run on the GPU fails to load."""
-    model_control_mode: str = "none"
-    """`none`: load every model at start, no load/unload RPCs. `explicit`: load on request."""
-    load_models: tuple[str, ...] = ()
-    """In explicit mode, models to load at start."""
-    max_message_bytes: int = DEFAULT_MESSAGE_BYTES
-    """Largest gRPC message accepted or sent, both ways."""
-    intra_op_threads: int = 0
-    """ONNX Runtime threads per execution (0: its default, one per core)."""
-    default_max_queue_size: int = 1024
-    """Queue bound for models whose config sets none."""
-    shutdown_grace_s: float = 30.0
-    """On SIGTERM, how long in-flight requests get to finish."""
-    ready_file: Path | None = None
-    """Written (JSON with the bound ports) once the server is ready; for scripts and tests."""
-    log_level: str = "INFO"
-    max_image_pixels: int = 40_000_000
-    """Task API: largest image (width x height), checked from the header before decoding."""
-    max_audio_seconds: float = 300.0
-    """Task API: longest recording."""
-    max_question_chars: int = 1000
-    """Task API: longest VQA question."""
+    model_repository: Path = setting(
+        Path("exported_models"),
+        "folder of model folders: <model>/config.pbtxt, <model>/<version>/model.onnx")
+    grpc_port: int = setting(8001, "gRPC port for the v2 protocol and the task API; 0 lets the "
+                             "OS pick one")
+    http_port: int = setting(8000, "HTTP port: the demo page at /, the HTTP task API, /metrics, "
+                             "/v2/health; 0 lets the OS pick one")
+    host: str = setting("0.0.0.0", "address both ports bind to")
+    device: str = setting("cpu", "where models run; cuda needs onnxruntime-gpu, and a model "
+                          "that would not run on the GPU fails to load", choices=("cpu", "cuda"))
+    model_control_mode: str = setting(
+        "none", "none: load every model at start; explicit: load and unload with the "
+        "RepositoryModelLoad/Unload RPCs", choices=("none", "explicit"))
+    load_model: tuple[str, ...] = setting(
+        (), "in explicit mode, a model to load at start (repeatable)", metavar="NAME")
+    max_message_mb: int = setting(256, "largest gRPC message, MiB, both ways")
+    intra_op_threads: int = setting(0, "ONNX Runtime threads per execution; 0 = one per core")
+    max_queue_size: int = setting(1024, "queue bound for models whose config sets none")
+    shutdown_grace: float = setting(30.0, "seconds in-flight requests get to finish on SIGTERM")
+    ready_file: Path | None = setting(
+        None, "write the bound ports as JSON to this file once ready (for scripts and tests)")
+    log_level: str = setting("INFO", "log level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    max_image_pixels: int = setting(
+        40_000_000, "task API: largest image, width x height, refused before decoding")
+    max_audio_seconds: float = setting(300.0, "task API: longest recording")
+    max_question_chars: int = setting(1000, "task API: longest VQA question")
+
+    @property
+    def max_message_bytes(self) -> int:
+        """`max_message_mb` in bytes."""
+        return self.max_message_mb << 20
 
 
-def _env(name: str, default: str) -> str:
-    return os.environ.get(f"STRIATE_{name.upper()}", default)
+def flag_of(name: str) -> str:
+    """The command-line flag of a setting: `max_queue_size` -> `--max-queue-size`."""
+    return "--" + name.replace("_", "-")
+
+
+def env_of(name: str) -> str:
+    """The environment variable of a setting: `max_queue_size` -> `STRIATE_MAX_QUEUE_SIZE`."""
+    return ENV_PREFIX + name.upper()
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE | _FALSE:
+        return lowered in _TRUE
+    raise ValueError(f"expected one of {sorted(_TRUE | _FALSE - {''})}")
+
+
+def _base_type(annotation: Any) -> Any:
+    """`X | None` -> X; anything else unchanged."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        (base,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return base
+    return annotation
+
+
+def _is_list(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is tuple
+
+
+def _converter(annotation: Any) -> Callable[[str], Any]:
+    base = _base_type(annotation)
+    if _is_list(base):
+        return lambda text: tuple(part.strip() for part in text.split(",") if part.strip())
+    if base is bool:
+        return _parse_bool
+    return base
+
+
+def _hints() -> dict[str, Any]:
+    return typing.get_type_hints(Settings)
+
+
+def _help(spec: Field) -> str:
+    text = spec.metadata["help"]
+    if spec.default not in (None, (), MISSING):
+        text += f" (default: {spec.default})"
+    return f"{text} [{env_of(spec.name)}]".replace("%", "%%")
+
+
+def _add_flag(parser: argparse.ArgumentParser, spec: Field, annotation: Any) -> None:
+    base = _base_type(annotation)
+    options: dict[str, Any] = {"default": None, "help": _help(spec), "dest": spec.name}
+    if spec.metadata["metavar"]:
+        options["metavar"] = spec.metadata["metavar"]
+    if base is bool:
+        options["action"] = argparse.BooleanOptionalAction
+    elif _is_list(base):
+        options["action"] = "append"
+    else:
+        options["type"] = base
+        if spec.metadata["choices"]:
+            options["choices"] = spec.metadata["choices"]
+    parser.add_argument(flag_of(spec.name), **options)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `python -m service` command line, one flag per field of `Settings`."""
     parser = argparse.ArgumentParser(
         prog="python -m service",
         description="Striate: serve the ONNX models of a model repository over gRPC "
         "(KServe v2 / Triton protocol and the task API) with dynamic batching. "
-        "Every flag can also be set as an environment variable STRIATE_<FLAG> "
-        "(for example STRIATE_GRPC_PORT=9001).",
+        f"Every flag can also be set as an environment variable {ENV_PREFIX}<FLAG> "
+        f"(for example {ENV_PREFIX}GRPC_PORT=9001), shown in brackets; a flag beats "
+        "its variable.",
     )
-    parser.add_argument("--model-repository", type=Path,
-                        default=Path(_env("model_repository", "exported_models")),
-                        help="folder of model folders: <model>/config.pbtxt, <model>/<version>/"
-                        "model.onnx (default: %(default)s)")
-    parser.add_argument("--grpc-port", type=int, default=int(_env("grpc_port", "8001")),
-                        help="gRPC port; 0 picks a free one (default: %(default)s)")
-    parser.add_argument("--http-port", type=int, default=int(_env("http_port", "8000")),
-                        help="HTTP port: the demo page at /, the HTTP task API, /metrics, "
-                        "/v2/health (default: %(default)s)")
-    parser.add_argument("--host", default=_env("host", "0.0.0.0"),
-                        help="address to bind (default: %(default)s)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default=_env("device", "cpu"),
-                        help="where models run; cuda needs onnxruntime-gpu and fails loudly "
-                        "without it (default: %(default)s)")
-    parser.add_argument("--model-control-mode", choices=["none", "explicit"],
-                        default=_env("model_control_mode", "none"),
-                        help="none: load everything at start; explicit: load and unload with "
-                        "the RepositoryModelLoad/Unload RPCs (default: %(default)s)")
-    parser.add_argument("--load-model", action="append", default=[], metavar="NAME",
-                        help="in explicit mode, a model to load at start (repeatable)")
-    parser.add_argument("--max-message-mb", type=int,
-                        default=int(_env("max_message_mb", str(DEFAULT_MESSAGE_BYTES >> 20))),
-                        help="largest gRPC message, MiB, both ways (default: %(default)s)")
-    parser.add_argument("--intra-op-threads", type=int,
-                        default=int(_env("intra_op_threads", "0")),
-                        help="ONNX Runtime threads per execution; 0 = one per core "
-                        "(default: %(default)s)")
-    parser.add_argument("--max-queue-size", type=int,
-                        default=int(_env("max_queue_size", "1024")),
-                        help="queue bound for models whose config sets none "
-                        "(default: %(default)s)")
-    parser.add_argument("--shutdown-grace", type=float,
-                        default=float(_env("shutdown_grace", "30")),
-                        help="seconds in-flight requests get on SIGTERM (default: %(default)s)")
-    parser.add_argument("--ready-file", type=Path, default=None,
-                        help="write the bound ports as JSON to this file once ready")
-    parser.add_argument("--max-image-pixels", type=int,
-                        default=int(_env("max_image_pixels", "40000000")),
-                        help="task API: largest image, width x height, refused before decoding "
-                        "(default: %(default)s)")
-    parser.add_argument("--max-audio-seconds", type=float,
-                        default=float(_env("max_audio_seconds", "300")),
-                        help="task API: longest recording (default: %(default)s)")
-    parser.add_argument("--max-question-chars", type=int,
-                        default=int(_env("max_question_chars", "1000")),
-                        help="task API: longest question (default: %(default)s)")
-    parser.add_argument("--log-level", default=_env("log_level", "INFO"),
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="(default: %(default)s)")
+    hints = _hints()
+    for spec in fields(Settings):
+        _add_flag(parser, spec, hints[spec.name])
     return parser
 
 
-def settings_from_args(argv: list[str] | None = None) -> Settings:
-    """Parse flags (falling back to STRIATE_* variables) into Settings."""
-    args = build_parser().parse_args(argv)
-    return Settings(
-        model_repository=args.model_repository,
-        grpc_port=args.grpc_port,
-        http_port=args.http_port,
-        host=args.host,
-        device=args.device,
-        model_control_mode=args.model_control_mode,
-        load_models=tuple(args.load_model),
-        max_message_bytes=args.max_message_mb << 20,
-        intra_op_threads=args.intra_op_threads,
-        default_max_queue_size=args.max_queue_size,
-        shutdown_grace_s=args.shutdown_grace,
-        ready_file=args.ready_file,
-        log_level=args.log_level,
-        max_image_pixels=args.max_image_pixels,
-        max_audio_seconds=args.max_audio_seconds,
-        max_question_chars=args.max_question_chars,
-    )
+def _from_environment(parser: argparse.ArgumentParser, spec: Field, annotation: Any,
+                      raw: str) -> Any:
+    name = env_of(spec.name)
+    try:
+        value = _converter(annotation)(raw)
+    except ValueError as exc:
+        parser.error(f"{name}={raw!r} is not a valid {spec.name}: {exc}")
+    choices = spec.metadata["choices"]
+    if choices and value not in choices:
+        parser.error(f"{name}={raw!r}: choose from {', '.join(choices)}")
+    return value
+
+
+def settings_from_args(argv: list[str] | None = None,
+                       environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from flags, then STRIATE_* variables (`environ`, default os.environ), then
+    the declared defaults."""
+    environ = os.environ if environ is None else environ
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    hints = _hints()
+    values: dict[str, Any] = {}
+    for spec in fields(Settings):
+        given = getattr(args, spec.name)
+        if given is not None:
+            values[spec.name] = tuple(given) if _is_list(hints[spec.name]) else given
+        elif env_of(spec.name) in environ:
+            values[spec.name] = _from_environment(parser, spec, hints[spec.name],
+                                                  environ[env_of(spec.name)])
+    return Settings(**values)

@@ -13,7 +13,6 @@ from contract.protocol import grpc_service_pb2 as pb
 from service.config import GraphTensor, complete_config, read_config
 from service.datatypes import deserialize_bytes, serialize_bytes
 from service.errors import InvalidInput, ModelLoadError
-from service.settings import settings_from_args
 from service.v2.convert import inputs_from_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,22 +68,6 @@ def test_config_syntax_error_names_the_file(tmp_path):
     (folder / "config.pbtxt").write_text("max_batch_size: lots")
     with pytest.raises(ModelLoadError, match="config.pbtxt is not a valid model config"):
         read_config(folder)
-
-
-def test_settings_from_flags_and_environment(monkeypatch):
-    monkeypatch.setenv("STRIATE_GRPC_PORT", "9101")
-    settings = settings_from_args(["--model-repository", "/models", "--device", "cuda"])
-    assert settings.grpc_port == 9101
-    assert settings.device == "cuda"
-    assert str(settings.model_repository) == "/models"
-
-
-def test_help_explains_the_flags():
-    result = subprocess.run([sys.executable, "-m", "service", "--help"], cwd=ROOT,
-                            capture_output=True, text=True, check=True)
-    for flag in ("--model-repository", "--grpc-port", "--http-port", "--device",
-                 "--model-control-mode"):
-        assert flag in result.stdout
 
 
 def test_generated_stubs_are_current():
