@@ -193,11 +193,7 @@ def _add_task_service(server: grpc.aio.Server, core: InferenceCore,
     """Register the task API when it is present (service/tasks/servicer.py)."""
     if importlib.util.find_spec(f"{__package__}.tasks.servicer") is None:
         return []
-    from .codecs import AudioLimits, ImageLimits
-    from .tasks.limits import TaskLimits
+    from .tasks.limits import task_limits
     from .tasks.servicer import add_task_service
 
-    limits = TaskLimits(image=ImageLimits(max_pixels=settings.max_image_pixels),
-                        audio=AudioLimits(max_seconds=settings.max_audio_seconds),
-                        max_question_chars=settings.max_question_chars)
-    return add_task_service(server, core, limits)
+    return add_task_service(server, core, task_limits(settings))

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 
-from . import health
+from . import health, tasks
 from .context import HttpContext
 from .errors import install_error_handlers
 
 RouterFactory = Callable[[HttpContext], APIRouter]
 
-ROUTERS: list[RouterFactory] = [health.build_router]
+ROUTERS: list[RouterFactory] = [health.build_router, tasks.build_router]
 """Each module's `build_router`, in the order their routes are matched."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..codecs import AudioLimits, ImageLimits
+from ..settings import Settings
 
 
 @dataclass(frozen=True)
@@ -15,3 +16,10 @@ class TaskLimits:
     max_top_k: int = 1000
     max_caption_tokens: int = 256
     max_beam_width: int = 16
+
+
+def task_limits(settings: Settings) -> TaskLimits:
+    """The limits the server's settings ask for (both transports use the same)."""
+    return TaskLimits(image=ImageLimits(max_pixels=settings.max_image_pixels),
+                      audio=AudioLimits(max_seconds=settings.max_audio_seconds),
+                      max_question_chars=settings.max_question_chars)

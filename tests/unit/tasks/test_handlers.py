@@ -58,11 +58,11 @@ def test_default_and_named_models(repository_dir):
 def test_servicer_conversions_and_stream_errors(repository_dir):
     async def work(core):
         servicer = TaskServicer(core)
-        response = await servicer._classify(pb.ClassifyRequest(image=media.solid("blue"),
-                                                               top_k=1))
+        response = await servicer.handlers.classify(
+            pb.ClassifyRequest(image=media.solid("blue"), top_k=1))
         assert response.model.name == "tiny_colours" and response.model.version == "1"
         assert [c.label for c in response.classes] == ["blue"]
-        listing = servicer._list()
+        listing = servicer.handlers.list_models()
         assert {t.task for t in listing.tasks} == {"classification", "detection",
                                                     "segmentation", "captioning", "vqa",
                                                     "speech"}

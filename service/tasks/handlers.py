@@ -1,0 +1,124 @@
+"""Task requests to task responses: the one place both transports call.
+
+The gRPC servicer (servicer.py) and the HTTP task routes (service/http/tasks.py) pass the same
+request messages to `TaskHandlers` and send back the same response messages, so the two APIs
+answer alike by construction. Errors are raised as `StriateError`s; each transport maps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from google.protobuf.message import Message
+
+from contract.protocol import striate_tasks_pb2 as pb
+
+from ..core import InferenceCore
+from ..repository import LoadedModel
+from .caption import caption
+from .classify import ClassScore, classify
+from .detect import detect
+from .limits import TaskLimits
+from .models import TASKS, default_model, resolve_model, task_of
+from .segment import segment
+from .speech import transcribe
+from .vqa import answer_question
+
+Handler = Callable[[Message], Awaitable[Message]]
+
+TASK_OF_KIND: dict[str, str] = {
+    "classify": "classification", "detect": "detection", "segment": "segmentation",
+    "caption": "captioning", "answer_question": "vqa", "transcribe": "speech",
+}
+"""TaskRequest's `request` oneof names (the HTTP routes too) -> the model-folder task served."""
+
+
+def _model_ref(model: LoadedModel) -> pb.ModelRef:
+    return pb.ModelRef(name=model.name, version=str(model.version))
+
+
+def _classes(scores: list[ClassScore]) -> list[pb.ClassScore]:
+    return [pb.ClassScore(index=s.index, label=s.label, score=s.score) for s in scores]
+
+
+class TaskHandlers:
+    """One async method per task over the shared InferenceCore, plus ListModels."""
+
+    def __init__(self, core: InferenceCore, limits: TaskLimits | None = None) -> None:
+        self.core = core
+        self.limits = limits or TaskLimits()
+
+    def _model(self, kind: str, request: Message) -> LoadedModel:
+        return resolve_model(self.core, TASK_OF_KIND[kind], request.model, request.version)
+
+    def by_kind(self) -> dict[str, Handler]:
+        """The handlers keyed by TaskRequest's `request` oneof names (classify, detect, ...)."""
+        return {"classify": self.classify, "detect": self.detect, "segment": self.segment,
+                "caption": self.caption, "answer_question": self.answer_question,
+                "transcribe": self.transcribe}
+
+    async def classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
+        model = self._model("classify", request)
+        scores = await classify(self.core, model, request.image, request.top_k or 5, self.limits)
+        return pb.ClassifyResponse(model=_model_ref(model), classes=_classes(scores))
+
+    async def detect(self, request: pb.DetectRequest) -> pb.DetectResponse:
+        model = self._model("detect", request)
+        threshold = request.score_threshold if request.HasField("score_threshold") else None
+        result = await detect(self.core, model, request.image, threshold,
+                              request.max_detections, self.limits)
+        detections = [
+            pb.Detection(box=pb.Box(x1=d.box[0], y1=d.box[1], x2=d.box[2], y2=d.box[3]),
+                         index=d.index, label=d.label, score=d.score)
+            for d in result.detections
+        ]
+        return pb.DetectResponse(model=_model_ref(model), detections=detections,
+                                 width=result.width, height=result.height)
+
+    async def segment(self, request: pb.SegmentRequest) -> pb.SegmentResponse:
+        model = self._model("segment", request)
+        result = await segment(self.core, model, request.image, self.limits)
+        shares = [pb.ClassShare(index=s.index, label=s.label, pixel_fraction=s.pixel_fraction)
+                  for s in result.shares]
+        return pb.SegmentResponse(model=_model_ref(model), class_map_png=result.class_map_png,
+                                  class_names=result.class_names, shares=shares,
+                                  width=result.width, height=result.height)
+
+    async def caption(self, request: pb.CaptionRequest) -> pb.CaptionResponse:
+        model = self._model("caption", request)
+        result = await caption(self.core, model, request.image, request.max_tokens,
+                               request.beam_width, self.limits)
+        return pb.CaptionResponse(model=_model_ref(model), caption=result.caption,
+                                  log_probability=result.log_probability)
+
+    async def answer_question(self, request: pb.AnswerQuestionRequest
+                              ) -> pb.AnswerQuestionResponse:
+        model = self._model("answer_question", request)
+        scores = await answer_question(self.core, model, request.image, request.question,
+                                       request.top_k or 3, self.limits)
+        answers = [pb.Answer(text=s.label, score=s.score) for s in scores]
+        return pb.AnswerQuestionResponse(model=_model_ref(model), answers=answers)
+
+    async def transcribe(self, request: pb.TranscribeRequest) -> pb.TranscribeResponse:
+        model = self._model("transcribe", request)
+        result = await transcribe(self.core, model, request.audio, self.limits,
+                                  request.beam_width)
+        segments = [pb.TranscriptSegment(start_s=s.start_s, end_s=s.end_s, text=s.text)
+                    for s in result.segments]
+        return pb.TranscribeResponse(model=_model_ref(model), text=result.text,
+                                     segments=segments, duration_s=result.duration_s)
+
+    def list_models(self) -> pb.ListModelsResponse:
+        models = self.core.models()
+        response = pb.ListModelsResponse()
+        for task in TASKS:
+            serving = sorted(m.name for m in models if task_of(m) == task)
+            if serving:
+                default = default_model(models, task)
+                response.tasks.add(task=task, default_model=default.name, models=serving)
+        defaults = {summary.task: summary.default_model for summary in response.tasks}
+        for model in sorted(models, key=lambda m: m.name):
+            response.models.add(name=model.name, version=str(model.version),
+                                task=task_of(model), description=model.metadata.description,
+                                is_default=defaults.get(task_of(model)) == model.name)
+        return response
