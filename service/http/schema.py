@@ -35,9 +35,10 @@ def message_schema(descriptor: Descriptor) -> dict:
 
 
 def task_route_openapi(request: Descriptor, response: Descriptor, media_name: str,
-                       file_field: str) -> dict:
+                       file_field: str, task: str) -> dict:
     """`openapi_extra` of one task route: options as query parameters, the file as the body or
-    a multipart field, the response message as JSON."""
+    a multipart field, the response message as JSON. `x-striate-task` (the model-folder task)
+    and `x-striate-media` (image or audio) tell the demo page how to offer the route."""
     options = [f for f in request.fields if f.name != media_name]
     media_type = "audio/*" if media_name == "audio" else "image/*"
     form = {"type": "object", "required": [file_field],
@@ -46,6 +47,8 @@ def task_route_openapi(request: Descriptor, response: Descriptor, media_name: st
     error = {"content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"}}}}}}
     return {
+        "x-striate-task": task,
+        "x-striate-media": media_name,
         "parameters": [{"name": f.name, "in": "query", "required": False,
                         "schema": _field_schema(f)} for f in options],
         "requestBody": {"required": True, "content": {

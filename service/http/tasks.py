@@ -28,7 +28,7 @@ from contract.protocol import striate_tasks_pb2 as pb
 
 from ..errors import InvalidInput
 from ..rpc import status_of
-from ..tasks.handlers import Handler, TaskHandlers
+from ..tasks.handlers import TASK_OF_KIND, Handler, TaskHandlers
 from ..tasks.limits import task_limits
 from .context import HttpContext
 from .errors import HTTP_STATUS
@@ -166,7 +166,7 @@ def _add_task_routes(router: APIRouter, kind: str, handler: Handler, limit: int)
     router.add_api_route(f"/tasks/{kind}", run, methods=["POST"], name=kind,
                          openapi_extra=task_route_openapi(
                              request_descriptor, response_descriptor(kind),
-                             media_field(request_descriptor), FILE_FIELD),
+                             media_field(request_descriptor), FILE_FIELD, TASK_OF_KIND[kind]),
                          summary=f"{_method_name(kind)}: the gRPC task over HTTP")
     router.add_api_websocket_route(f"/tasks/{kind}/live", live, name=f"{kind}_live")
 

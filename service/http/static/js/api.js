@@ -1,0 +1,47 @@
+// Talking to the server: the HTTP task API, the page's lists, and the live WebSocket.
+
+export class ApiError extends Error {}
+
+export async function getJson(url) {
+  const response = await fetch(url);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    throw new ApiError(body.error || `${url} answered HTTP ${response.status}`);
+  }
+  return body;
+}
+
+function serverMs(response) {
+  const match = /dur=([\d.]+)/.exec(response.headers.get("server-timing") || "");
+  return match ? Number(match[1]) : null;
+}
+
+// POST the file (multipart field "file") and options to /tasks/<kind>.
+// Resolves to {result, serverMs, roundTripMs}; rejects with ApiError(the server's sentence).
+export async function runTask(kind, file, options) {
+  const form = new FormData();
+  form.append("file", file, file.name || "upload");
+  for (const [name, value] of Object.entries(options)) {
+    if (value !== "" && value !== null && value !== undefined) form.append(name, value);
+  }
+  const started = performance.now();
+  let response;
+  try {
+    response = await fetch(`/tasks/${kind}`, { method: "POST", body: form });
+  } catch (error) {
+    throw new ApiError(`the server could not be reached (${error.message}); is it running?`);
+  }
+  const body = await response.json().catch(() => null);
+  const roundTripMs = performance.now() - started;
+  if (!response.ok) {
+    throw new ApiError(body?.error || `the server answered HTTP ${response.status}`);
+  }
+  return { result: body, serverMs: serverMs(response), roundTripMs };
+}
+
+export function liveUrl(kind, options) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const query = new URLSearchParams(
+    Object.entries(options).filter(([, value]) => value !== "" && value != null));
+  return `${scheme}://${location.host}/tasks/${kind}/live?${query}`;
+}

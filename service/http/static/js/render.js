@@ -1,0 +1,113 @@
+// Showing a task's result: chosen by the fields the response has (the gRPC response
+// messages in protobuf's JSON mapping), so a new task with familiar fields renders too.
+
+import { drawWaveform } from "./audio.js";
+import { colour, drawBoxes, drawMask, drawPoses, drawTextPolygons } from "./draw.js";
+
+// COCO's 17 keypoints: the skeleton's edges, for pose results that do not send their own.
+const COCO_EDGES = [[0, 1], [0, 2], [1, 3], [2, 4], [5, 6], [5, 7], [7, 9], [6, 8], [8, 10],
+  [5, 11], [6, 12], [11, 12], [11, 13], [13, 15], [12, 14], [14, 16]];
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// A labelled bar per score (classes, answers): a list a screen reader reads as text.
+function bars(items, labelOf, title) {
+  const list = element("ul", "bars");
+  list.setAttribute("aria-label", title);
+  for (const item of items) {
+    const row = element("li");
+    const bar = element("span", "bar");
+    const fill = element("span");
+    fill.style.width = `${Math.max(0.5, item.score * 100)}%`;
+    bar.append(fill);
+    row.append(element("span", "name", labelOf(item)), bar,
+      element("span", "value", `${(item.score * 100).toFixed(1)}%`));
+    list.append(row);
+  }
+  return list;
+}
+
+function legend(view, shares) {
+  view.legend.replaceChildren(...shares.map((share) => {
+    const entry = element("span", "entry");
+    const swatch = element("span", "swatch");
+    swatch.style.background = colour(share.index);
+    entry.append(swatch, `${share.label} ${(share.pixelFraction * 100).toFixed(1)}%`);
+    return entry;
+  }));
+}
+
+function detectionList(view, detections) {
+  if (!detections.length) {
+    view.output.append(element("p", "", "nothing found above the threshold"));
+    return;
+  }
+  const list = element("ol", "detections");
+  list.setAttribute("aria-label", "detections");
+  for (const d of detections) {
+    const { x1, y1, x2, y2 } = d.box;
+    list.append(element("li", "", `${d.label} ${(d.score * 100).toFixed(1)}% at ` +
+      `(${x1.toFixed(0)}, ${y1.toFixed(0)})–(${x2.toFixed(0)}, ${y2.toFixed(0)})`));
+  }
+  view.output.append(list);
+}
+
+function seconds(value) {
+  return `${value.toFixed(2)} s`;
+}
+
+function transcript(view, result) {
+  view.output.append(element("p", "transcript-text", result.text || "(no speech heard)"));
+  if (view.audio) drawWaveform(view.canvas, view.audio, result.segments);
+  if (!result.segments.length) return;
+  const list = element("ol", "segments");
+  list.setAttribute("aria-label", "timed segments");
+  for (const segment of result.segments) {
+    const row = element("li");
+    const time = element("time", "", `${seconds(segment.startS)} – ${seconds(segment.endS)}`);
+    row.append(time, segment.text);
+    list.append(row);
+  }
+  view.output.append(list);
+}
+
+export async function renderResult(result, view) {
+  view.legend.replaceChildren();
+  view.output.replaceChildren();
+  const scale = view.scale ?? 1;
+  if (result.classMapPng && view.image) {
+    await drawMask(view.canvas, result.classMapPng);
+    legend(view, result.shares.filter((share) => share.index !== 0));
+  }
+  if (result.detections && view.image) drawBoxes(view.canvas, scale, result.detections);
+  if (result.poses && view.image) {
+    drawPoses(view.canvas, scale, result.poses, result.edges || COCO_EDGES);
+  }
+  const lines = result.lines || result.texts;
+  if (lines && view.image) drawTextPolygons(view.canvas, scale, lines);
+
+  if (result.detections) detectionList(view, result.detections);
+  if (result.shares) {
+    view.output.append(bars(result.shares.map((s) => ({ ...s, score: s.pixelFraction })),
+      (s) => s.label, "share of the image per class"));
+  }
+  if (result.classes) view.output.append(bars(result.classes, (c) => c.label, "classes"));
+  if (result.caption !== undefined) view.output.append(element("p", "caption", result.caption));
+  if (result.answers) view.output.append(bars(result.answers, (a) => a.text, "answers"));
+  if (result.segments) transcript(view, result);
+  if (lines) {
+    const list = element("ol", "text-lines");
+    for (const line of lines) list.append(element("li", "", line.text));
+    view.output.append(list);
+  }
+  const known = ["classMapPng", "detections", "poses", "lines", "texts", "classes", "caption",
+    "answers", "segments"];
+  if (!known.some((field) => field in result)) {
+    view.output.append(element("pre", "json", JSON.stringify(result, null, 2)));
+  }
+}
