@@ -84,8 +84,12 @@ def complete_config(config: ModelConfig, inputs: list[GraphTensor],
             "has a tensor without a variable first dimension; export with a dynamic batch "
             "axis or set max_batch_size: 0"
         )
-    _complete_tensors(completed.name, completed.input, inputs, batch, "input")
-    _complete_tensors(completed.name, completed.output, outputs, batch, "output")
+    implicit = implicit_inputs(completed)
+    _complete_tensors(completed.name, completed.input,
+                      [t for t in inputs if t.name not in implicit], batch, "input")
+    state_outputs = {s.output_name for s in completed.sequence_batching.state}
+    _complete_tensors(completed.name, completed.output,
+                      [t for t in outputs if t.name not in state_outputs], batch, "output")
     if not completed.instance_group:
         completed.instance_group.add(count=1)
     return completed
@@ -115,7 +119,7 @@ def _complete_tensors(model: str, declared, graph: list[GraphTensor], batch: boo
                 f"model '{model}': config says {kind} '{entry.name}' is {stated}, "
                 f"the graph says {expected}"
             )
-        if not entry.dims:
+        if not entry.dims and not entry.HasField("reshape"):
             entry.dims.extend(tensor.dims[1:] if batch else tensor.dims)
     if kind == "input":
         missing = set(by_name) - {e.name for e in declared}
@@ -123,6 +127,53 @@ def _complete_tensors(model: str, declared, graph: list[GraphTensor], batch: boo
             raise ModelLoadError(
                 f"model '{model}': graph inputs {sorted(missing)} are missing from config.pbtxt"
             )
+
+
+def implicit_inputs(config: ModelConfig) -> set[str]:
+    """Graph inputs the server fills itself: sequence control inputs and implicit state."""
+    batching = config.sequence_batching
+    return ({c.name for c in batching.control_input}
+            | {s.input_name for s in batching.state})
+
+
+# Config fields Striate parses but does not serve: (field, test, what to do instead).
+UNSERVED = [
+    ("ensemble_scheduling", lambda c: c.HasField("ensemble_scheduling"),
+     "ensembles are not built; call the models one after the other from the client"),
+    ("batch_input", lambda c: len(c.batch_input) > 0, "ragged batch inputs are not built"),
+    ("batch_output", lambda c: len(c.batch_output) > 0, "ragged batch outputs are not built"),
+    ("model_operations", lambda c: len(c.model_operations.op_library_filename) > 0,
+     "custom operator libraries are not loaded"),
+    ("model_transaction_policy.decoupled", lambda c: c.model_transaction_policy.decoupled,
+     "decoupled (many responses per request) models are not served"),
+    ("model_repository_agents", lambda c: len(c.model_repository_agents.agents) > 0,
+     "repository agents are not run"),
+    ("response_cache", lambda c: c.response_cache.enable, "the response cache is not built"),
+    ("sequence_batching.iterative_sequence",
+     lambda c: c.sequence_batching.iterative_sequence, "iterative sequences are not built"),
+    ("input.is_shape_tensor", lambda c: any(i.is_shape_tensor for i in c.input),
+     "shape tensors are a TensorRT feature"),
+    ("input.allow_ragged_batch", lambda c: any(i.allow_ragged_batch for i in c.input),
+     "ragged batching is not built"),
+    ("input.is_non_linear_format_io", lambda c: any(i.is_non_linear_format_io for i in c.input),
+     "non-linear formats are a TensorRT feature"),
+    ("output.is_shape_tensor", lambda c: any(o.is_shape_tensor for o in c.output),
+     "shape tensors are a TensorRT feature"),
+    ("output.is_non_linear_format_io",
+     lambda c: any(o.is_non_linear_format_io for o in c.output),
+     "non-linear formats are a TensorRT feature"),
+    ("sequence_batching.state.initial_state.data_file",
+     lambda c: any(i.HasField("data_file") for s in c.sequence_batching.state
+                   for i in s.initial_state), "only zero_data initial states are built"),
+]
+
+
+def check_served(config: ModelConfig) -> None:
+    """Refuse, by field name, a config that asks for what Striate does not serve."""
+    for name, asks, instead in UNSERVED:
+        if asks(config):
+            raise ModelLoadError(f"model '{config.name}': config field '{name}' is not "
+                                 f"served by Striate ({instead}); remove it to load the model")
 
 
 def config_text(config: ModelConfig) -> str:

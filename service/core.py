@@ -15,7 +15,9 @@ from contract.protocol import model_config_pb2 as mc
 from .datatypes import datatype_from_config, datatype_of
 from .errors import InvalidInput, ModelNotFound, ModelNotReady, StriateError
 from .names import check_model_name
-from .repository import READY, UNAVAILABLE, LoadedModel, ModelRepository
+from .repository import READY, UNAVAILABLE, LoadedModel, LoadOverride, ModelRepository
+from .sequence import SequenceFlags
+from .tensors import to_client_shapes, to_model_shapes
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,13 @@ class InferenceCore:
         return list(entry.known_versions) if entry else []
 
     def served(self, model_name: str = "", version: str = "") -> list[LoadedModel]:
-        """One ready model version, or every served version of every model when no name."""
-        if model_name:
+        """One ready model version; every served version of a model when no version is
+        given; every served version of every model when no name."""
+        if model_name and version:
             return [self.model(model_name, version)]
+        if model_name:
+            self.model(model_name)  # raises for an unknown or unready model
+            return list(self.repository.entries[model_name].versions.values())
         return [m for e in self.repository.entries.values() for m in e.versions.values()]
 
     def index(self, ready_only: bool = False) -> list[IndexEntry]:
@@ -80,12 +86,16 @@ class InferenceCore:
                      for version in entry.known_versions or [""]]
         return rows
 
-    async def load(self, model_name: str) -> None:
-        """Load (or reload) a model folder of the repository."""
+    async def load(self, model_name: str, override: LoadOverride | None = None) -> None:
+        """Load (or reload) a model folder of the repository; an override may replace its
+        config and its files (Triton's load parameters)."""
         check_model_name(model_name)
-        if model_name not in self.repository.folder_names():
-            raise ModelNotFound(f"the repository has no model folder '{model_name}'")
-        await self.repository.load(model_name)
+        if (override is None or override.config is None) and \
+                model_name not in self.repository.folder_names():
+            raise ModelNotFound(f"failed to load '{model_name}', failed to poll from model "
+                                f"repository: no model folder '{model_name}'; "
+                                f"{self.repository.some_names()}")
+        await self.repository.load(model_name, override)
 
     async def unload(self, model_name: str) -> None:
         """Unload every version of a model; in-flight requests finish first."""
@@ -93,20 +103,26 @@ class InferenceCore:
 
     async def infer(self, model_name: str, inputs: dict[str, np.ndarray], *, version: str = "",
                     outputs: list[str] | None = None, timeout_s: float | None = None,
-                    priority: int = 0) -> dict[str, np.ndarray]:
-        """Validate, queue and run one request; returns the requested outputs by name."""
+                    priority: int = 0,
+                    sequence: SequenceFlags | None = None) -> dict[str, np.ndarray]:
+        """Validate, queue and run one request; returns the requested outputs by name.
+
+        A sequence model's requests (`sequence` set) go through its sequence batcher first.
+        """
         start = time.perf_counter_ns()
         model = self.model(model_name, version)
         deadline = time.monotonic() + timeout_s if timeout_s else None
         try:
             validate_inputs(model, inputs)
             validate_outputs(model, outputs)
+            feed = to_model_shapes(model.config, inputs)
             try:
-                result = await model.scheduler.submit(inputs, outputs, deadline, priority)
+                result = await _run(model, feed, outputs, deadline, priority, sequence)
             except ModelNotReady:
                 # a reload swapped this version out between lookup and submit: use the new one
                 model = self.model(model_name, version)
-                result = await model.scheduler.submit(inputs, outputs, deadline, priority)
+                result = await _run(model, feed, outputs, deadline, priority, sequence)
+            result = to_client_shapes(model.config, result)
         except StriateError as exc:
             model.stats.request_done(time.perf_counter_ns() - start, exc.reason)
             raise
@@ -118,6 +134,20 @@ class InferenceCore:
             raise
         model.stats.request_done(time.perf_counter_ns() - start)
         return result
+
+
+async def _run(model: LoadedModel, inputs: dict[str, np.ndarray], outputs: list[str] | None,
+               deadline: float | None, priority: int,
+               sequence: SequenceFlags | None) -> dict[str, np.ndarray]:
+    def submit(feed, wanted):
+        return model.scheduler.submit(feed, wanted, deadline, priority)
+
+    if model.sequencer is not None:
+        return await model.sequencer.run(sequence, inputs, outputs, submit)
+    if sequence is not None and sequence.present:
+        raise InvalidInput(f"model '{model.name}' is not a sequence model; send its requests "
+                           "without sequence_id, sequence_start and sequence_end")
+    return await submit(inputs, outputs)
 
 
 def validate_inputs(model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
@@ -172,6 +202,10 @@ def validate_outputs(model: LoadedModel, outputs: list[str] | None) -> None:
     if not outputs:
         return
     known = {o.name for o in model.config.output}
+    repeated = sorted({n for n in outputs if outputs.count(n) > 1})
+    if repeated:
+        raise InvalidInput(f"output {repeated} is requested more than once; name each "
+                           "requested output once")
     unknown = [n for n in outputs if n not in known]
     if unknown:
         raise InvalidInput(f"model '{model.name}' has no output {unknown}; its outputs are "

@@ -25,14 +25,22 @@ class InvalidInput(StriateError):
     reason = "invalid_input"
 
 
-class ModelNotFound(StriateError):
+class NotFound(StriateError):
     code = grpc.StatusCode.NOT_FOUND
     reason = "not_found"
 
 
-class ModelNotReady(StriateError):
+class ModelNotFound(NotFound):
+    pass
+
+
+class Unavailable(StriateError):
     code = grpc.StatusCode.UNAVAILABLE
     reason = "unavailable"
+
+
+class ModelNotReady(Unavailable):
+    pass
 
 
 class QueueFull(StriateError):
@@ -49,4 +57,12 @@ class ModelLoadError(StriateError):
     """A model could not be loaded; the reason shows in RepositoryIndex and the log."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
+    reason = "load_failed"
+
+
+class RepositoryPollError(StriateError):
+    """A load request whose model files could not be taken (unknown folder, refused `file:`
+    override). INTERNAL with Triton's wording, which its clients match on."""
+
+    code = grpc.StatusCode.INTERNAL
     reason = "load_failed"

@@ -15,17 +15,29 @@ from pathlib import Path
 
 from contract.metadata import MetadataError, ModelMetadata, parse_metadata
 
-from .config import ModelConfig, complete_config, parameters_of, read_config
+from .config import ModelConfig, check_served, complete_config, parameters_of, read_config
 from .errors import ModelLoadError, ModelNotFound, ModelNotReady, StriateError
 from .names import check_model_name
 from .runtime import OnnxRuntime, RuntimeOptions
 from .scheduler import BatchingPolicy, Scheduler
+from .sequence import SequenceBatcher, check_sequence_config
 from .settings import Settings
 from .stats import Metrics, ModelStats
+from .warmup import warmup_feeds
 
 log = logging.getLogger(__name__)
 
 READY, LOADING, UNAVAILABLE = "READY", "LOADING", "UNAVAILABLE"
+NAMES_SHOWN = 5  # unknown-model errors list at most this many of the repository's models
+
+
+@dataclass(frozen=True)
+class LoadOverride:
+    """A load request's replacement config and/or model folder (Triton's `config` and
+    `file:` parameters)."""
+
+    config: ModelConfig | None = None
+    directory: Path | None = None
 
 
 @dataclass
@@ -41,6 +53,7 @@ class LoadedModel:
     runtime: OnnxRuntime
     scheduler: Scheduler
     stats: ModelStats
+    sequencer: SequenceBatcher | None = None
 
 
 @dataclass
@@ -103,8 +116,8 @@ class ModelRepository:
             raise ModelNotReady(f"model '{name}' is not loaded; load it with "
                                 "RepositoryModelLoad")
         if entry is None:
-            raise ModelNotFound(f"no model named '{name}'; the repository has "
-                                f"{sorted(self.entries) or 'no models'}")
+            raise ModelNotFound(f"Request for unknown model: '{name}' is not found; "
+                                f"{self.some_names()}")
         if entry.state != READY or not entry.versions:
             raise ModelNotReady(f"model '{name}' is {entry.state.lower()}: {entry.reason}")
         if not version:
@@ -114,11 +127,20 @@ class ModelRepository:
                                 f"served versions: {sorted(entry.versions, key=int)}")
         return entry.versions[version]
 
+    def some_names(self) -> str:
+        """A short list of the models served, for error messages."""
+        names = sorted(self.entries)
+        if not names:
+            return "the repository serves no models"
+        shown = ", ".join(f"'{n}'" for n in names[:NAMES_SHOWN])
+        more = f" and {len(names) - NAMES_SHOWN} more" if len(names) > NAMES_SHOWN else ""
+        return f"served models: {shown}{more}"
+
     def ready_models(self) -> list[LoadedModel]:
         return [e.versions[max(e.versions, key=int)] for e in self.entries.values()
                 if e.state == READY and e.versions]
 
-    async def load(self, name: str) -> ModelEntry:
+    async def load(self, name: str, override: LoadOverride | None = None) -> ModelEntry:
         """Load (or reload) a model. In-flight requests on the old versions finish first."""
         check_model_name(name)
         async with self._locks.setdefault(name, asyncio.Lock()):
@@ -127,7 +149,7 @@ class ModelRepository:
             if not previous:
                 entry.state, entry.reason = LOADING, "loading"
             try:
-                fresh = await self._load_versions(name)
+                fresh = await self._load_versions(name, override or LoadOverride())
             except StriateError as exc:
                 log.error("model '%s' failed to load: %s", name, exc.message)
                 if not previous:
@@ -141,13 +163,12 @@ class ModelRepository:
             return entry
 
     async def unload(self, name: str) -> None:
+        """Unload every version; a model that is not loaded is left as it is (as Triton)."""
         check_model_name(name)
         entry = self.entries.get(name)
-        if entry is None and is_model_folder(self.root / name):
-            raise ModelNotReady(f"model '{name}' is not loaded; load it with "
-                                "RepositoryModelLoad")
-        if entry is None:
-            raise ModelNotFound(f"no model named '{name}' is known to the repository")
+        if entry is None or not entry.versions:
+            log.info("unload of '%s': not loaded, nothing to do", name)
+            return
         async with self._locks.setdefault(name, asyncio.Lock()):
             old, entry.versions = entry.versions, {}
             entry.state, entry.reason = UNAVAILABLE, "unloaded"
@@ -164,11 +185,20 @@ class ModelRepository:
         await model.scheduler.stop()
         model.runtime.unload()
 
-    async def _load_versions(self, name: str) -> dict[str, LoadedModel]:
-        directory = self.root / name
-        if not is_model_folder(directory):
+    async def _load_versions(self, name: str, override: LoadOverride) -> dict[str, LoadedModel]:
+        directory = override.directory or self.root / name
+        if override.config is None and not is_model_folder(directory):
             raise ModelNotFound(f"the repository has no model folder '{name}'")
         config = read_config(directory)
+        if override.config is not None:
+            config = ModelConfig()
+            config.CopyFrom(override.config)
+            if config.name and config.name != name:
+                raise ModelLoadError(f"the config override names the model '{config.name}', "
+                                     f"not '{name}'")
+            config.name = name
+        check_served(config)
+        check_sequence_config(config)
         metadata = read_metadata(name, config)
         filename = config.default_model_filename or "model.onnx"
         available = _versions_on_disk(directory, filename)
@@ -184,7 +214,11 @@ class ModelRepository:
                 runtime = OnnxRuntime(path, self._runtime_options(config, metadata))
                 await loop.run_in_executor(self._executor, runtime.load)
                 completed = complete_config(config, runtime.inputs, runtime.outputs)
-                await loop.run_in_executor(self._executor, runtime.warm_up)
+                if completed.model_warmup:
+                    await loop.run_in_executor(self._executor, run_warmup, completed, runtime,
+                                               directory)
+                else:
+                    await loop.run_in_executor(self._executor, runtime.warm_up)
                 loaded[str(version)] = self._start(name, str(version), directory, completed,
                                                    metadata, runtime)
         except BaseException:
@@ -199,17 +233,24 @@ class ModelRepository:
         scheduler = Scheduler(f"{name}", runtime.infer, self._policy(config), stats,
                               self._executor)
         scheduler.start()
+        sequencer = (SequenceBatcher(name, config) if config.HasField("sequence_batching")
+                     else None)
         return LoadedModel(name, version, directory, config, metadata, runtime, scheduler,
-                           stats)
+                           stats, sequencer)
 
     def _policy(self, config: ModelConfig) -> BatchingPolicy:
         batching = config.dynamic_batching
         queue_size = batching.default_queue_policy.max_queue_size
+        delay_us, preferred = batching.max_queue_delay_microseconds, batching.preferred_batch_size
+        if config.HasField("sequence_batching"):
+            strategy = config.sequence_batching
+            chosen = strategy.oldest if strategy.HasField("oldest") else strategy.direct
+            delay_us = chosen.max_queue_delay_microseconds
+            preferred = strategy.oldest.preferred_batch_size
         return BatchingPolicy(
             max_batch_size=config.max_batch_size,
-            max_queue_delay_s=(batching.max_queue_delay_microseconds / 1e6
-                               if config.HasField("dynamic_batching") else 0.0),
-            preferred_sizes=tuple(batching.preferred_batch_size),
+            max_queue_delay_s=delay_us / 1e6,
+            preferred_sizes=tuple(preferred),
             max_queue_size=queue_size or self.settings.max_queue_size,
             instances=sum(g.count or 1 for g in config.instance_group) or 1,
         )
@@ -239,3 +280,15 @@ def read_metadata(name: str, config: ModelConfig) -> ModelMetadata:
     except MetadataError as exc:
         raise ModelLoadError(f"model '{name}' has a bad config.pbtxt: {exc}; see "
                              "docs/model-folders.md") from exc
+
+
+def run_warmup(config: ModelConfig, runtime: OnnxRuntime, directory: Path) -> None:
+    """Run the config's model_warmup samples (zero, random or file data), `count` times each;
+    a sample that fails fails the load, as in Triton."""
+    for sample, feed, count in warmup_feeds(config, directory):
+        for _ in range(count):
+            try:
+                runtime.infer(feed)
+            except Exception as exc:
+                raise ModelLoadError(f"model '{config.name}': warm-up sample '{sample}' "
+                                     f"failed: {str(exc).splitlines()[0]}") from exc

@@ -27,6 +27,7 @@ from .repository import ModelRepository
 from .rpc import ErrorMapping
 from .settings import Settings
 from .stats import Metrics
+from .v2.dataplane import ControlSettings, DataPlane
 from .v2.servicer import InferenceServicer
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,15 @@ class Server:
         self.repository = ModelRepository(settings, self.executor, self.metrics)
         self.core = InferenceCore(self.repository)
         self.state = ServerState(settings.model_control_mode == "explicit")
+        self.dataplane = DataPlane(self.core, self.state, ControlSettings(
+            explicit=self.state.explicit, allow_file_overrides=settings.allow_file_overrides,
+            max_override_bytes=settings.max_override_mb << 20))
         self.health = health.aio.HealthServicer()
+        self.service_names: list[str] = []
         self.grpc_server = self._build_grpc()
         self.http = HttpServer(build_app(HttpContext(self.core, self.metrics, settings,
                                                      lambda: self.state.ready)),
                                grace_s=settings.shutdown_grace)
-        self.service_names: list[str] = []
         self.grpc_port = 0
         self.http_port = 0
 
@@ -71,7 +75,7 @@ class Server:
                                  options=[("grpc.max_send_message_length", limit),
                                           ("grpc.max_receive_message_length", limit)])
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(
-            InferenceServicer(self.core, self.state), server)
+            InferenceServicer(self.dataplane), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = [pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name]
         names += _add_task_service(server, self.core, self.settings)
@@ -131,6 +135,7 @@ class Server:
         await asyncio.gather(self.grpc_server.stop(self.settings.shutdown_grace),
                              self.http.stop())
         await self.repository.unload_all()
+        self.dataplane.shm.close()
         self.executor.shutdown(wait=True)
         log.info("stopped")
 

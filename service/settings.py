@@ -64,6 +64,11 @@ class Settings:
         40_000_000, "task API: largest image, width x height, refused before decoding")
     max_audio_seconds: float = setting(300.0, "task API: longest recording")
     max_question_chars: int = setting(1000, "task API: longest VQA question")
+    allow_file_overrides: bool = setting(
+        False, "model control: accept file: contents in load requests, written to a private "
+        "folder outside the repository (off by default: a client could then run any model file)")
+    max_override_mb: int = setting(256, "model control: the most MiB of file: contents one "
+                                   "load request may carry")
 
     @property
     def max_message_bytes(self) -> int:

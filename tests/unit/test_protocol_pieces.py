@@ -13,9 +13,15 @@ from contract.protocol import grpc_service_pb2 as pb
 from service.config import GraphTensor, complete_config, read_config
 from service.datatypes import deserialize_bytes, serialize_bytes
 from service.errors import InvalidInput, ModelLoadError
-from service.v2.convert import inputs_from_request
+from service.shm import SharedMemoryRegistry
+from service.v2.convert import infer_request
+from service.v2.dataplane import decode_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def inputs_from_request(request: pb.ModelInferRequest) -> dict[str, np.ndarray]:
+    return decode_inputs(infer_request(request).inputs, SharedMemoryRegistry())
 
 
 def test_bytes_framing_round_trip():
