@@ -69,19 +69,24 @@ class _HealthProbe(threading.Thread):
                 time.sleep(0.005)
 
 
-def _send_while_probing(server, payload: bytes):
-    probe = _HealthProbe(server.grpc_url)
-    probe.start()
-    time.sleep(0.1)
+def _infer(server, payload: bytes) -> service_pb2.ModelInferResponse | grpc.RpcError:
+    """Send a serialized ModelInferRequest; the response, or the error."""
     with grpc.insecure_channel(server.grpc_url, options=[
             ("grpc.max_send_message_length", 512 << 20)]) as channel:
         infer = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
                                     request_serializer=lambda raw: raw,
                                     response_deserializer=service_pb2.ModelInferResponse.FromString)
         try:
-            outcome = infer(payload, timeout=120)
+            return infer(payload, timeout=120)
         except grpc.RpcError as error:
-            outcome = error
+            return error
+
+
+def _send_while_probing(server, payload: bytes):
+    probe = _HealthProbe(server.grpc_url)
+    probe.start()
+    time.sleep(0.1)
+    outcome = _infer(server, payload)
     probe.stop.set()
     probe.join()
     assert probe.calls > 1
@@ -108,5 +113,5 @@ def test_wrong_datatype_is_refused_before_decoding(server):
 def _serving_after(server):
     yield
     assert server.process.poll() is None
-    outcome, _ = _send_while_probing(server, _typed_ones_request(3))
+    outcome = _infer(server, _typed_ones_request(3))
     assert np.frombuffer(outcome.raw_output_contents[0], np.int64).tolist() == [3]
