@@ -4,7 +4,9 @@ Each takes the bytes a client sent and limits, and returns numpy/Pillow data or 
 `InvalidInput` with a sentence the user can act on. No transport types, no model knowledge.
 """
 
-from .audio import AudioLimits, decode_audio
-from .image import ImageLimits, decode_image, encode_png
+from .audio import AudioLimits, audio_memory_estimate, decode_audio
+from .budget import DecodeBudget
+from .image import ImageLimits, decode_image, encode_png, image_memory_estimate
 
-__all__ = ["AudioLimits", "ImageLimits", "decode_audio", "decode_image", "encode_png"]
+__all__ = ["AudioLimits", "DecodeBudget", "ImageLimits", "audio_memory_estimate",
+           "decode_audio", "decode_image", "encode_png", "image_memory_estimate"]

@@ -81,6 +81,17 @@ def _to_mode(image: Image.Image, channels: int) -> Image.Image:
     return image.convert("L" if channels == 1 else "RGB")
 
 
+DECODE_BYTES_PER_PIXEL = 12
+"""Peak bytes per pixel while an image is decoded and converted (RGBA decode, RGB copy, array)."""
+
+
+def image_memory_estimate(data: bytes, limits: ImageLimits = ImageLimits()) -> int:
+    """Bytes decode_image and the fitting after it hold at most, from the header (checked)."""
+    with _open(data, limits) as image:
+        _check_size(image, limits)
+        return image.width * image.height * DECODE_BYTES_PER_PIXEL
+
+
 def decode_image(
     data: bytes, limits: ImageLimits = ImageLimits(), channels: int = 3
 ) -> Image.Image:

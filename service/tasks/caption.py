@@ -29,7 +29,7 @@ async def caption(core: InferenceCore, model: LoadedModel, image: bytes, max_tok
                   beam_width: int, limits: TaskLimits) -> CaptionResult:
     if max_tokens < 0 or beam_width < 0:
         raise InvalidInput("max_tokens and beam_width must not be negative (0: the defaults)")
-    array, _ = await prepare_image_async(image, model, limits.image)
+    array, _ = await prepare_image_async(image, model, limits)
     features_name = output_name(model, "features")
     encoded = await infer_one(core, model, {"image": array}, [features_name])
     decoder, kind = decoder_of(core, model)

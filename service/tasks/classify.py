@@ -30,7 +30,7 @@ def top_classes(scores: np.ndarray, labels: tuple[str, ...], top_k: int) -> list
 
 async def classify(core: InferenceCore, model: LoadedModel, image: bytes, top_k: int,
                    limits: TaskLimits) -> list[ClassScore]:
-    array, _ = await prepare_image_async(image, model, limits.image)
+    array, _ = await prepare_image_async(image, model, limits)
     output = output_name(model, "probabilities")
     result = await infer_one(core, model, {"image": array}, [output])
     return top_classes(result[output], labels_of(model, output), min(top_k, limits.max_top_k))

@@ -62,7 +62,7 @@ def non_max_suppression(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarr
 async def detect(core: InferenceCore, model: LoadedModel, image: bytes,
                  score_threshold: float | None, max_detections: int,
                  limits: TaskLimits) -> DetectResult:
-    array, placement = await prepare_image_async(image, model, limits.image)
+    array, placement = await prepare_image_async(image, model, limits)
     has_labels = any(o.name == "labels" for o in model.config.output)
     wanted = ["boxes", "scores"] + (["labels"] if has_labels else [])
     result = await infer_one(core, model, {"image": array}, wanted)

@@ -8,15 +8,14 @@ and masks computed on the model's input come back in the original pixels.
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 
 from contract.imaging import Placement, fit, for_input
 from contract.metadata import ImageInput
 
-from ..codecs import ImageLimits, decode_image
+from ..codecs import ImageLimits, decode_image, image_memory_estimate
 from ..repository import LoadedModel
+from .limits import TaskLimits
 from .models import input_dims
 
 __all__ = ["Placement", "image_spec", "prepare_image", "prepare_image_async"]
@@ -35,7 +34,10 @@ def prepare_image(data: bytes, model: LoadedModel, limits: ImageLimits,
     return fit(image, spec)
 
 
-async def prepare_image_async(data: bytes, model: LoadedModel, limits: ImageLimits,
+async def prepare_image_async(data: bytes, model: LoadedModel, limits: TaskLimits,
                               input_name: str = "image") -> tuple[np.ndarray, Placement]:
-    """`prepare_image` in a worker thread, so decoding never stalls the event loop."""
-    return await asyncio.to_thread(prepare_image, data, model, limits, input_name)
+    """`prepare_image` in a worker thread within the decode budget, so decoding never stalls
+    the event loop and a burst of huge images waits instead of exhausting memory."""
+    estimate = image_memory_estimate(data, limits.image)
+    return await limits.decode_budget.run(estimate, prepare_image, data, model, limits.image,
+                                          input_name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +12,9 @@ from ..repository import LoadedModel
 from .imaging import Placement, prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, label, labels_of, output_name
+
+RESULT_BYTES_PER_PIXEL = 16
+"""Peak bytes per original pixel while the class map is scaled back, counted and encoded."""
 
 
 @dataclass(frozen=True)
@@ -42,11 +44,13 @@ def class_shares(class_map: np.ndarray, labels: tuple[str, ...]) -> list[ClassSh
 
 async def segment(core: InferenceCore, model: LoadedModel, image: bytes,
                   limits: TaskLimits) -> SegmentResult:
-    array, placement = await prepare_image_async(image, model, limits.image)
+    array, placement = await prepare_image_async(image, model, limits)
     output = output_name(model, "class_map")
     result = await infer_one(core, model, {"image": array}, [output])
     labels = labels_of(model, output)
-    return await asyncio.to_thread(_result, np.asarray(result[output]), placement, labels)
+    width, height = placement.original_size
+    return await limits.decode_budget.run(width * height * RESULT_BYTES_PER_PIXEL, _result,
+                                          np.asarray(result[output]), placement, labels)
 
 
 def _result(class_map: np.ndarray, placement: Placement, labels: tuple[str, ...]) -> SegmentResult:

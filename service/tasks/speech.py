@@ -15,7 +15,7 @@ import numpy as np
 
 from contract.metadata import SpeechFrontEnd, SpeechTokens, TextDecoder
 
-from ..codecs import decode_audio
+from ..codecs import audio_memory_estimate, decode_audio
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
@@ -131,7 +131,8 @@ async def transcribe(core: InferenceCore, model: LoadedModel, audio: bytes,
         raise InvalidInput("beam_width must not be negative (0 or 1: greedy)")
     speech = model.metadata.section(SpeechFrontEnd)  # a pipeline the load checked
     rate = speech.sample_rate
-    samples = await asyncio.to_thread(decode_audio, audio, rate, limits.audio)
+    estimate = audio_memory_estimate(audio, rate, limits.audio)
+    samples = await limits.decode_budget.run(estimate, decode_audio, audio, rate, limits.audio)
     duration = samples.size / rate
     if speech.decoding == "seq2seq":
         text, segments = await _transcribe_seq2seq(

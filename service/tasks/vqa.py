@@ -41,7 +41,7 @@ def question_tokens(model: LoadedModel, question: str, limits: TaskLimits) -> np
 async def answer_question(core: InferenceCore, model: LoadedModel, image: bytes, question: str,
                           top_k: int, limits: TaskLimits) -> list[ClassScore]:
     tokens = question_tokens(model, question, limits)
-    array, _ = await prepare_image_async(image, model, limits.image)
+    array, _ = await prepare_image_async(image, model, limits)
     output = output_name(model, "probabilities")
     result = await infer_one(core, model, {"image": array, "question": tokens}, [output])
     return top_classes(result[output], labels_of(model, output), min(top_k, limits.max_top_k))
