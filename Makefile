@@ -8,8 +8,9 @@ HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
 .PHONY: install install-test system-packages serve speech-model test protos demo clean
-# Debian data packages some tests read: Fashion-MNIST, real recordings for Whisper's WER
-SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata
+# Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, and the
+# browser the demo page's tests drive (Playwright for Python on /usr/bin/chromium)
+SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata chromium
 SPEECH_MODEL := $(MODEL_REPOSITORY)/whisper_tiny_en/1/model.onnx
 
 $(PY):

@@ -104,8 +104,10 @@ def _boolean(text: str) -> bool:
     raise ValueError(text)
 
 
-async def read_upload(request: Request, limit: int) -> tuple[bytes, dict[str, str]]:
-    """The file and the options of an HTTP task request (body or multipart, query or form)."""
+async def read_upload(request: Request, limit: int,
+                      media_name: str) -> tuple[bytes, dict[str, str]]:
+    """The file and the options of an HTTP task request: the body, or the multipart field
+    `file` (or `media_name`: image, audio); options from the query or the form."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, _too_large(int(declared), limit))
@@ -115,7 +117,7 @@ async def read_upload(request: Request, limit: int) -> tuple[bytes, dict[str, st
         media = b""
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
-                if name != FILE_FIELD:
+                if name not in (FILE_FIELD, media_name):
                     raise InvalidInput(f"send the file in the multipart field '{FILE_FIELD}', "
                                        f"not '{name}'")
                 media = await value.read()
@@ -150,8 +152,11 @@ def build_router(context: HttpContext) -> APIRouter:
 
 
 def _add_task_routes(router: APIRouter, kind: str, handler: Handler, limit: int) -> None:
+    request_descriptor = request_type(kind).DESCRIPTOR
+    media_name = media_field(request_descriptor)
+
     async def run(request: Request) -> JSONResponse:
-        media, options = await read_upload(request, limit)
+        media, options = await read_upload(request, limit, media_name)
         started = time.perf_counter()
         response = await handler(build_request(kind, media, options))
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -162,11 +167,10 @@ def _add_task_routes(router: APIRouter, kind: str, handler: Handler, limit: int)
         await websocket.accept()
         await serve_frames(websocket, kind, handler, dict(websocket.query_params))
 
-    request_descriptor = request_type(kind).DESCRIPTOR
     router.add_api_route(f"/tasks/{kind}", run, methods=["POST"], name=kind,
                          openapi_extra=task_route_openapi(
                              request_descriptor, response_descriptor(kind),
-                             media_field(request_descriptor), FILE_FIELD, TASK_OF_KIND[kind]),
+                             media_name, FILE_FIELD, TASK_OF_KIND[kind]),
                          summary=f"{_method_name(kind)}: the gRPC task over HTTP")
     router.add_api_websocket_route(f"/tasks/{kind}/live", live, name=f"{kind}_live")
 
