@@ -186,7 +186,7 @@ measure() {
     local name=$1 device=$2 folder=$3 batch=$4 concurrency=$5 duration=$6
     say "measuring $name: batch $batch, concurrency $concurrency, ${duration}s each"
     py_gpu bench/load.py --url "$GRPC_URL" --model-repository "$WORK/exported" --model "$folder" \
-        --device "$device" --batch "$batch" --concurrency "$concurrency" \
+        --device "$device" --scenarios "c${concurrency}b${batch}" \
         --duration "$duration" --warmup 3 --json "$WORK/$name.json" | tee "$WORK/$name.log"
 }
 
@@ -199,18 +199,18 @@ from pathlib import Path
 import onnxruntime
 
 work, model, gpu = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-runs = {name: json.loads((work / f"{name}.json").read_text())
+runs = {name: json.loads((work / f"{name}.json").read_text())["median"][0]
         for name in ("gpu-b1", "gpu-batched", "cpu-b1", "cpu-batched")}
 
 
 def row(label, run, key, digits=1, ratio=False):
-    server, bare = runs[run]["server"][key], runs[run]["in_process"][key]
+    server, bare = runs[run]["striate"][key], runs[run]["in_process"][key]
     share = f"{server / bare:.2f}" if ratio else ""
     return f"| {label} | {server:.{digits}f} | {bare:.{digits}f} | {share} |"
 
 
 def load(run):
-    return f"batch {runs[run]['batch']}, {runs[run]['concurrency']} client(s)"
+    return f"batch {runs[run]['batch']}, {runs[run]['clients']} client(s)"
 
 
 print(f"{model} (random weights, 224x224 uint8 NHWC in) on {gpu}, onnxruntime "
@@ -228,7 +228,7 @@ print(row(f"GPU fp16, {load('gpu-batched')}: p50 latency (ms)", "gpu-batched", "
 print(row(f"CPU fp32, {load('cpu-b1')}: p50 latency (ms)", "cpu-b1", "p50_ms", 2))
 print(row(f"CPU fp32, {load('cpu-batched')}: images/s", "cpu-batched", "throughput",
           ratio=True))
-served = runs["gpu-batched"]["server"]["throughput"] / runs["cpu-batched"]["server"]["throughput"]
+served = runs["gpu-batched"]["striate"]["throughput"] / runs["cpu-batched"]["striate"]["throughput"]
 print()
 print(f"Served throughput, GPU / CPU ({load('gpu-batched')}): {served:.1f}x")
 EOF

@@ -1,11 +1,15 @@
-"""Load generator: the served model against the same ONNX model run in process.
+"""Load generator: Striate against a bare grpc.aio server and in-process ONNX Runtime.
 
-    python bench/load.py --model-repository DIR --model resnet18 --batch 8 --concurrency 16
+    python bench/load.py --model-repository DIR --model mobilenet_v3_small resnet18 \
+        --scenarios c1b1,c4b1,c16b1,c4b8 --duration 10 --runs 3
 
-Starts the server on DIR (or uses --url), drives it with N concurrent tritonclient clients
-for a fixed duration, then runs the model's ONNX file in this process with bare ONNX
-Runtime for the same duration, and prints throughput, p50/p99 latency and their ratio,
-all measured in this one run.
+A scenario `cCbB` is C closed-loop tritonclient clients, each sending batch-B requests. For
+every model and scenario, one after the other in this one run: Striate (a real server process
+on DIR), the bare server of bench/bare_server.py (grpc.aio + ONNX Runtime, no batching: the
+floor any Python gRPC server pays), and the model's ONNX file run in this process by bare
+ONNX Runtime (one thread calling it). It prints items/s, p50/p99 latency, served/in-process
+and served/bare ratios, and the batch sizes Striate's scheduler formed (from its statistics).
+With --runs N every cell is the median of N runs.
 """
 
 from __future__ import annotations
@@ -14,10 +18,17 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.server import running_server  # noqa: E402
 
 log = logging.getLogger("bench")
+BENCH = Path(__file__).resolve().parent
 
 
 @dataclass
@@ -43,6 +55,29 @@ class Result:
     @property
     def throughput(self) -> float:
         return self.items / self.seconds
+
+
+@dataclass
+class Cell:
+    """One model and scenario: the three measurements and the batches Striate formed."""
+
+    model: str
+    scenario: str
+    striate: Result
+    bare: Result
+    in_process: Result
+    batches: dict[int, int] = field(default_factory=dict)  # batch size -> executions
+
+    @property
+    def mean_batch(self) -> float:
+        executions = sum(self.batches.values())
+        return sum(s * n for s, n in self.batches.items()) / executions if executions else 0.0
+
+
+def parse_scenario(text: str) -> tuple[int, int]:
+    """'c16b1' -> (16 clients, batch 1)."""
+    clients, _, batch = text.lower().removeprefix("c").partition("b")
+    return int(clients), int(batch)
 
 
 def _percentiles(latencies: list[float]) -> tuple[float, float]:
@@ -64,15 +99,15 @@ def make_inputs(metadata, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     return arrays
 
 
-async def drive_server(url: str, model: str, inputs: dict[str, np.ndarray], concurrency: int,
-                       duration: float, warmup: float) -> Result:
+async def drive_server(name: str, url: str, model: str, inputs: dict[str, np.ndarray],
+                       concurrency: int, duration: float, warmup: float) -> Result:
     latencies: list[float] = []
     items = 0
     batch = next(iter(inputs.values())).shape[0]
     async with triton_aio.InferenceServerClient(url) as client:
         tensors = []
-        for name, array in inputs.items():
-            tensor = triton_aio.InferInput(name, list(array.shape),
+        for input_name, array in inputs.items():
+            tensor = triton_aio.InferInput(input_name, list(array.shape),
                                            np_to_triton_dtype(array.dtype))
             tensor.set_data_from_numpy(array)
             tensors.append(tensor)
@@ -91,17 +126,11 @@ async def drive_server(url: str, model: str, inputs: dict[str, np.ndarray], conc
         start = time.perf_counter()
         await asyncio.gather(*(worker(start + duration, True) for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-    return Result("server", len(latencies), items, elapsed, *_percentiles(latencies))
+    return Result(name, len(latencies), items, elapsed, *_percentiles(latencies))
 
 
-def drive_in_process(onnx_path: Path, inputs: dict[str, np.ndarray], threads: int,
-                     duration: float, warmup: float, providers: list[str]) -> Result:
-    if "CUDAExecutionProvider" in providers and hasattr(ort, "preload_dlls"):
-        ort.preload_dlls()  # CUDA libraries installed as pip packages
-    session = ort.InferenceSession(str(onnx_path), providers=providers)
-    if session.get_providers()[0] != providers[0]:
-        raise SystemExit(f"the in-process baseline asked for {providers[0]} but runs on "
-                         f"{session.get_providers()[0]}; it would not be a fair comparison")
+def drive_in_process(session: ort.InferenceSession, inputs: dict[str, np.ndarray],
+                     threads: int, duration: float, warmup: float) -> Result:
     latencies: list[float] = []
     lock = threading.Lock()
     batch = next(iter(inputs.values())).shape[0]
@@ -123,68 +152,185 @@ def drive_in_process(onnx_path: Path, inputs: dict[str, np.ndarray], threads: in
         for thread in pool:
             thread.join()
     elapsed = time.perf_counter() - begin
-    return Result(f"onnxruntime in process ({threads} thread{'s' * (threads > 1)})",
-                  len(latencies), len(latencies) * batch, elapsed, *_percentiles(latencies))
+    return Result("in process", len(latencies), len(latencies) * batch, elapsed,
+                  *_percentiles(latencies))
 
 
-def report(server: Result, bare: Result, args) -> None:
-    print(f"model {args.model}, batch {args.batch}, concurrency {args.concurrency}, "
-          f"{args.duration:.0f} s each")
-    print(f"{'':38} {'items/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9}")
-    for result in (server, bare):
-        print(f"{result.name:38} {result.throughput:9.1f} {result.p50_ms:8.1f} "
-              f"{result.p99_ms:8.1f} {result.requests:9d}")
-    print(f"served / in-process throughput: {server.throughput / bare.throughput:.3f}")
+async def batch_counts(url: str, model: str) -> Counter:
+    """Executions per batch size so far, from the server's statistics."""
+    async with triton_aio.InferenceServerClient(url) as client:
+        stats = await client.get_inference_statistics(model)
+    return Counter({b.batch_size: b.compute_infer.count
+                    for b in stats.model_stats[0].batch_stats})
+
+
+@contextmanager
+def bare_server(onnx_path: Path, device: str, timeout: float = 120) -> Iterator[str]:
+    """bench/bare_server.py on `onnx_path` until the block ends; yields its gRPC address."""
+    with tempfile.TemporaryDirectory(prefix="bare-server-") as tmp:
+        ready = Path(tmp) / "ready.json"
+        process = subprocess.Popen([sys.executable, str(BENCH / "bare_server.py"), "--model",
+                                    str(onnx_path), "--device", device, "--ready-file",
+                                    str(ready)])
+        try:
+            deadline = time.monotonic() + timeout
+            while not ready.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"the bare server on {onnx_path} did not start")
+                time.sleep(0.05)
+            yield f"127.0.0.1:{json.loads(ready.read_text())['grpc_port']}"
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+def model_file(repository: Path, model: str) -> Path:
+    versions = sorted((repository / model).glob("[0-9]*/model.onnx"),
+                      key=lambda p: int(p.parent.name))
+    if not versions:
+        raise SystemExit(f"{repository / model} has no <version>/model.onnx")
+    return versions[-1]
+
+
+def providers(device: str) -> list[str]:
+    return (["CUDAExecutionProvider"] if device == "cuda" else []) + ["CPUExecutionProvider"]
+
+
+def in_process_session(onnx_path: Path, device: str) -> ort.InferenceSession:
+    if device == "cuda" and hasattr(ort, "preload_dlls"):
+        ort.preload_dlls()  # CUDA libraries installed as pip packages
+    session = ort.InferenceSession(str(onnx_path), providers=providers(device))
+    if session.get_providers()[0] != providers(device)[0]:
+        raise SystemExit(f"the in-process baseline asked for {providers(device)[0]} but runs "
+                         f"on {session.get_providers()[0]}; it would not be a fair comparison")
+    return session
+
+
+def measure_model(striate_url: str, repository: Path, model: str, args) -> list[Cell]:
+    onnx_path = model_file(repository, model)
+    session = in_process_session(onnx_path, args.device)
+
+    async def metadata():
+        async with triton_aio.InferenceServerClient(striate_url) as client:
+            return await client.get_model_metadata(model)
+
+    meta = asyncio.run(metadata())
+    cells = []
+    with bare_server(onnx_path, args.device) as bare_url:
+        for scenario in args.scenarios:
+            clients, batch = parse_scenario(scenario)
+            inputs = make_inputs(meta, batch)
+            before = asyncio.run(batch_counts(striate_url, model))
+            striate = asyncio.run(drive_server("striate", striate_url, model, inputs, clients,
+                                               args.duration, args.warmup))
+            formed = asyncio.run(batch_counts(striate_url, model)) - before
+            bare = asyncio.run(drive_server("bare grpc.aio", bare_url, model, inputs, clients,
+                                            args.duration, args.warmup))
+            local = drive_in_process(session, inputs, args.in_process_threads, args.duration,
+                                     args.warmup)
+            cell = Cell(model, scenario, striate, bare, local, dict(sorted(formed.items())))
+            log.info("%s", format_row(cell))
+            cells.append(cell)
+    return cells
+
+
+def median_cell(runs: list[Cell]) -> Cell:
+    """Each measurement's median over runs (throughput and latencies taken independently)."""
+    def median(results: list[Result]) -> Result:
+        return Result(results[0].name,
+                      int(statistics.median(r.requests for r in results)),
+                      int(statistics.median(r.throughput for r in results) * 1000), 1000.0,
+                      statistics.median(r.p50_ms for r in results),
+                      statistics.median(r.p99_ms for r in results))
+
+    batches: Counter = Counter()
+    for cell in runs:
+        batches.update(cell.batches)
+    return Cell(runs[0].model, runs[0].scenario, median([c.striate for c in runs]),
+                median([c.bare for c in runs]), median([c.in_process for c in runs]),
+                dict(sorted(batches.items())))
+
+
+HEADER = (f"{'model':<20} {'scenario':<7} {'striate/s':>9} {'bare/s':>8} {'in-proc/s':>9} "
+          f"{'/in-proc':>8} {'/bare':>6} {'p50 ms':>7} {'bare p50':>8} {'p99 ms':>7} "
+          f"{'bare p99':>8} {'mean batch':>10}")
+
+
+def format_row(cell: Cell) -> str:
+    s, b, i = cell.striate, cell.bare, cell.in_process
+    return (f"{cell.model:<20} {cell.scenario:<7} {s.throughput:9.1f} {b.throughput:8.1f} "
+            f"{i.throughput:9.1f} {s.throughput / i.throughput:8.2f} "
+            f"{s.throughput / b.throughput:6.2f} {s.p50_ms:7.2f} {b.p50_ms:8.2f} "
+            f"{s.p99_ms:7.2f} {b.p99_ms:8.2f} {cell.mean_batch:10.2f}")
+
+
+def report(cells: list[Cell]) -> None:
+    print(HEADER)
+    for cell in cells:
+        print(format_row(cell))
+    print("\nbatch sizes Striate formed (size: executions)")
+    for cell in cells:
+        shown = ", ".join(f"{size}: {count}" for size, count in cell.batches.items())
+        print(f"{cell.model:<20} {cell.scenario:<7} {shown}")
+
+
+def measure_all(url: str, args) -> list[list[Cell]]:
+    return [[cell for model in args.model
+             for cell in measure_model(url, args.model_repository, model, args)]
+            for _ in range(args.runs)]
+
+
+def as_json(cell: Cell) -> dict:
+    clients, batch = parse_scenario(cell.scenario)
+    measured = {name: asdict(result) | {"throughput": result.throughput}
+                for name, result in (("striate", cell.striate), ("bare", cell.bare),
+                                     ("in_process", cell.in_process))}
+    return {"model": cell.model, "scenario": cell.scenario, "clients": clients, "batch": batch,
+            **measured, "batches": cell.batches, "mean_batch": cell.mean_batch}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-repository", type=Path, required=True,
-                        help="repository holding the model (the in-process run reads it too)")
-    parser.add_argument("--model", required=True, help="model name in the repository")
-    parser.add_argument("--url", help="a running server's gRPC address; default: start one")
+                        help="repository holding the models (the other two runs read it too)")
+    parser.add_argument("--model", nargs="+", required=True, help="model names to measure")
+    parser.add_argument("--url", help="a running Striate server's gRPC address; default: start "
+                        "one on --model-repository")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--batch", type=int, default=8, help="items per request")
-    parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients")
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds per measurement")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
+    parser.add_argument("--scenarios", default="c1b1,c4b1,c16b1,c4b8",
+                        help="comma-separated cCbB: C clients sending batch-B requests")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
+    parser.add_argument("--runs", type=int, default=1, help="repeat; report each cell's median")
     parser.add_argument("--in-process-threads", type=int, default=1,
                         help="threads calling the bare session (default 1: ONNX Runtime "
                         "already uses every core inside one run)")
     parser.add_argument("--server-arg", action="append", default=[],
-                        help="extra flag for the started server (repeatable)")
-    parser.add_argument("--json", type=Path, help="also write the results here")
+                        help="extra flag for the started Striate server (repeatable)")
+    parser.add_argument("--json", type=Path, help="also write every run's results here")
     args = parser.parse_args(argv)
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    for scenario in args.scenarios:
+        parse_scenario(scenario)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-
-    async def served(url: str):
-        async with triton_aio.InferenceServerClient(url) as client:
-            metadata = await client.get_model_metadata(args.model)
-        inputs = make_inputs(metadata, args.batch)
-        result = await drive_server(url, args.model, inputs, args.concurrency, args.duration,
-                                    args.warmup)
-        return inputs, result
+    log.info("%s, %d cores, load average %s", time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+             os.cpu_count(), " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    log.info("%s", HEADER)
 
     if args.url:
-        inputs, server = asyncio.run(served(args.url))
+        runs = measure_all(args.url, args)
     else:
         with running_server(args.model_repository, "--device", args.device,
                             *args.server_arg) as running:
-            log.info("server started on %s", running.grpc_url)
-            inputs, server = asyncio.run(served(running.grpc_url))
-    versions = sorted((args.model_repository / args.model).glob("[0-9]*/model.onnx"),
-                      key=lambda p: int(p.parent.name))
-    providers = (["CUDAExecutionProvider"] if args.device == "cuda" else []) + [
-        "CPUExecutionProvider"]
-    bare = drive_in_process(versions[-1], inputs, args.in_process_threads, args.duration,
-                            args.warmup, providers)
-    report(server, bare, args)
+            runs = measure_all(running.grpc_url, args)
+    cells = [median_cell(list(same)) for same in zip(*runs)]
+    print(f"\nmedian of {args.runs} run(s), {args.duration:.0f} s per measurement, load average "
+          f"after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    report(cells)
     if args.json:
-        args.json.write_text(json.dumps({
-            "server": asdict(server) | {"throughput": server.throughput},
-            "in_process": asdict(bare) | {"throughput": bare.throughput},
-            "ratio": server.throughput / bare.throughput, "batch": args.batch,
-            "concurrency": args.concurrency}, indent=2))
+        args.json.write_text(json.dumps({"median": [as_json(c) for c in cells],
+                                         "runs": [[as_json(c) for c in run] for run in runs]},
+                                        indent=2))
     return 0
 
 

@@ -6,7 +6,14 @@ Each takes the bytes a client sent and limits, and returns numpy/Pillow data or 
 
 from .audio import AudioLimits, audio_memory_estimate, decode_audio
 from .budget import DecodeBudget
-from .image import ImageLimits, decode_image, encode_png, image_memory_estimate
+from .image import (
+    ImageLimits,
+    decode_image,
+    decode_image_reduced,
+    encode_png,
+    image_memory_estimate,
+)
 
 __all__ = ["AudioLimits", "DecodeBudget", "ImageLimits", "audio_memory_estimate",
-           "decode_audio", "decode_image", "encode_png", "image_memory_estimate"]
+           "decode_audio", "decode_image", "decode_image_reduced", "encode_png",
+           "image_memory_estimate"]

@@ -9,7 +9,9 @@ them cost together by the budget.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from ..errors import InvalidInput
@@ -30,9 +32,11 @@ class DecodeBudget:
         self._in_use = 0
         self._running = 0
         self._changed: asyncio.Condition | None = None
+        self._pool: ThreadPoolExecutor | None = None
 
     async def run(self, estimate: int, work: Callable[..., T], *args) -> T:
-        """`work(*args)` in a worker thread once `estimate` bytes of the budget are free."""
+        """`work(*args)` in the decoding pool (one thread per core: decoders release the GIL)
+        once `estimate` bytes of the budget are free."""
         if estimate > self.max_bytes:
             raise InvalidInput(
                 f"decoding this upload would take about {estimate >> 20} MiB; the limit is "
@@ -44,7 +48,8 @@ class DecodeBudget:
             self._running += 1
             self._in_use += estimate
         try:
-            return await asyncio.to_thread(work, *args)
+            self._pool = self._pool or ThreadPoolExecutor(os.cpu_count() or 1, "decode")
+            return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
         finally:
             async with changed:
                 self._running -= 1

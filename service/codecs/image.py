@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..errors import InvalidInput
 
@@ -99,16 +99,39 @@ def decode_image(
 
     Raises InvalidInput for empty, unsupported, oversized, corrupt or truncated images.
     """
+    return decode_image_reduced(data, limits, channels)[0]
+
+
+def decode_image_reduced(
+    data: bytes, limits: ImageLimits = ImageLimits(), channels: int = 3,
+    min_size: int | None = None,
+) -> tuple[Image.Image, tuple[int, int]]:
+    """`decode_image`, but a JPEG may decode smaller: libjpeg's DCT scaling (1/2, 1/4, 1/8)
+    picks the smallest scale that keeps both sides at least `min_size` pixels, several times
+    faster than a full decode of a big photo. Returns the image and the upright (width,
+    height) of the full-size original, which coordinates must be mapped back to (the image
+    is the original divided by an integer: 1, 2, 4 or 8).
+    """
     image = _open(data, limits)
     _check_size(image, limits)
+    full_size = image.size
+    if min_size is not None and image.format == "JPEG":
+        image.draft(None, (min_size, min_size))
     try:
         image.load()
+        if _swaps_sides(image):
+            full_size = full_size[::-1]
         image = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise InvalidInput(
             f"the {image.format} image could not be decoded (corrupt or truncated): {exc}"
         ) from exc
-    return _to_mode(image, channels)
+    return _to_mode(image, channels), full_size
+
+
+def _swaps_sides(image: Image.Image) -> bool:
+    """Whether the EXIF orientation turns the image by 90 degrees (5, 6, 7, 8)."""
+    return image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
 
 
 def encode_png(array: np.ndarray) -> bytes:

@@ -8,17 +8,19 @@ and masks computed on the model's input come back in the original pixels.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from contract.imaging import Placement, fit, for_input
 from contract.metadata import ImageInput
 
-from ..codecs import ImageLimits, decode_image, image_memory_estimate
+from ..codecs import ImageLimits, decode_image_reduced, image_memory_estimate
 from ..repository import LoadedModel
 from .limits import TaskLimits
 from .models import input_dims
 
-__all__ = ["Placement", "image_spec", "prepare_image", "prepare_image_async"]
+__all__ = ["Placement", "decode_and_fit", "image_spec", "prepare_image", "prepare_image_async"]
 
 
 def image_spec(model: LoadedModel, input_name: str = "image") -> ImageInput:
@@ -29,9 +31,18 @@ def image_spec(model: LoadedModel, input_name: str = "image") -> ImageInput:
 def prepare_image(data: bytes, model: LoadedModel, limits: ImageLimits,
                   input_name: str = "image") -> tuple[np.ndarray, Placement]:
     """Bytes of an uploaded image -> the model's input array and its placement."""
-    spec = image_spec(model, input_name)
-    image = decode_image(data, limits, spec.channels)
-    return fit(image, spec)
+    return decode_and_fit(data, image_spec(model, input_name), limits)
+
+
+def decode_and_fit(data: bytes, spec: ImageInput,
+                   limits: ImageLimits) -> tuple[np.ndarray, Placement]:
+    """Bytes -> the input array `spec` describes, and its placement in the original's pixels.
+    A big JPEG is decoded at a reduced scale that still leaves the fit twice the pixels it
+    keeps."""
+    image, original_size = decode_image_reduced(data, limits, spec.channels,
+                                                decode_size(spec))
+    array, placement = fit(image, spec)
+    return array, _on_original(placement, original_size)
 
 
 async def prepare_image_async(data: bytes, model: LoadedModel, limits: TaskLimits,
@@ -41,3 +52,23 @@ async def prepare_image_async(data: bytes, model: LoadedModel, limits: TaskLimit
     estimate = image_memory_estimate(data, limits.image)
     return await limits.decode_budget.run(estimate, prepare_image, data, model, limits.image,
                                           input_name)
+
+
+def decode_size(spec: ImageInput) -> int | None:
+    """The shortest side a decoded photo needs so that fitting it loses nothing: twice the
+    largest side the fit resizes to (Pillow's own reducing gap for thumbnails); None when
+    the model takes any size."""
+    if spec.image_size is None:
+        return None
+    return 2 * max(*spec.image_size, spec.resize_size or 0)
+
+
+def _on_original(placement: Placement, original_size: tuple[int, int]) -> Placement:
+    """A placement computed on a reduced decode (the original divided by 1, 2, 4 or 8),
+    restated against the original's pixels."""
+    if placement.original_size == original_size:
+        return placement
+    factor = round(original_size[0] / placement.original_size[0])
+    return dataclasses.replace(placement, original_size=original_size,
+                               scale=(placement.scale[0] / factor, placement.scale[1] / factor))
+

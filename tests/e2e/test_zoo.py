@@ -6,11 +6,14 @@ Models land one by one; a sample folder whose model folder is missing is skipped
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from clients import Client
 from clients.samples import check, load_cases
@@ -82,3 +85,29 @@ def test_demo_tour_writes_pictures_and_a_report(zoo_server, tmp_path):
             assert folder.name in report
             assert any((out / folder.name).iterdir())
     assert done.returncode == 0, done.stdout
+
+
+def test_a_12_megapixel_photo_finds_the_face_the_original_shows(zoo_server):
+    """Big JPEGs decode at a reduced scale: the face found on the 256x256 original is found
+    at the same place, scaled, with the same score (within the model's tolerance)."""
+    folder = SAMPLES / "blazeface_faces"
+    if not _served(folder):
+        pytest.skip(_skip_reason(folder))
+    photo = Image.open(folder / "astronaut.jpg").convert("RGB")
+    side = 3464  # 12 megapixels
+    big = np.asarray(photo.resize((side, side), Image.BICUBIC), np.int16)
+    big += np.random.default_rng(0).integers(-4, 5, big.shape, dtype=np.int16)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(big, 0, 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
+    with Client(zoo_server.grpc_url, timeout_s=120) as client:
+        small = client.detect((folder / "astronaut.jpg").read_bytes(), model=folder.name)
+        large = client.detect(buffer.getvalue(), model=folder.name)
+    assert (large.width, large.height) == (side, side)
+    assert len(small.detections) == len(large.detections) == 1
+    factor = side / photo.width
+    expected = small.detections[0].box
+    found = large.detections[0].box
+    for a, b in zip((expected.x1, expected.y1, expected.x2, expected.y2),
+                    (found.x1, found.y1, found.x2, found.y2)):
+        assert abs(a * factor - b) < 0.02 * side
+    assert abs(small.detections[0].score - large.detections[0].score) < 0.05
