@@ -43,6 +43,14 @@ class ModelNotReady(Unavailable):
     pass
 
 
+class WorkerCrashed(StriateError):
+    """The model's worker process died while running the request (and was restarted).
+    Not a ModelNotReady: the request is not retried on the new worker, it may be the cause."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    reason = "crashed"
+
+
 class QueueFull(StriateError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
     reason = "queue_full"

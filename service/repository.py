@@ -24,6 +24,7 @@ from .sequence import SequenceBatcher, check_sequence_config
 from .settings import Settings
 from .stats import Metrics, ModelStats
 from .warmup import warmup_feeds
+from .worker import WorkerRuntime
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,9 @@ class ModelRepository:
         try:
             for version in versions:
                 path = directory / str(version) / filename
-                runtime = OnnxRuntime(path, self._runtime_options(config, metadata))
+                runtime_type = WorkerRuntime if self.settings.model_isolation == "process" \
+                    else OnnxRuntime
+                runtime = runtime_type(path, self._runtime_options(config, metadata))
                 await loop.run_in_executor(self._executor, runtime.load)
                 completed = complete_config(config, runtime.inputs, runtime.outputs)
                 if completed.model_warmup:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import DeadlineExceeded, ModelNotReady, QueueFull, StriateError
+from .errors import DeadlineExceeded, ModelNotReady, QueueFull, StriateError, WorkerCrashed
 from .stats import ModelStats
 
 log = logging.getLogger(__name__)
@@ -201,10 +201,11 @@ class Scheduler:
         try:
             outputs = await loop.run_in_executor(self._executor, self._infer, inputs, wanted)
         except Exception as exc:
-            if len(batch) > 1:
+            if len(batch) > 1 and not isinstance(exc, WorkerCrashed):
                 await self._run_one_by_one(batch, exc)
-            else:
-                _fail(batch[0], exc, self.name)
+            else:  # a crash is not re-run: the culprit would crash the new worker too
+                for request in batch:
+                    _fail(request, exc, self.name)
             return
         computed = time.perf_counter_ns()
         self._deliver(batch, outputs)

@@ -3,6 +3,11 @@
 Each setting is declared once, as a field of `Settings` made with `setting(default, help)`;
 its flag and its environment variable follow from the field's name and type:
 
+    model_isolation: str = setting(
+        "none", "process: every model version runs in its own worker process, so a native "
+        "crash fails only that model's in-flight requests (UNAVAILABLE) and the worker "
+        "restarts; none: models run in the server process (see README, Security, for the "
+        "cost)", choices=("none", "process"))
     max_queue_size: int = setting(1024, "queue bound for models whose config sets none")
     ->  --max-queue-size N,  STRIATE_MAX_QUEUE_SIZE=N,  settings.max_queue_size
 
@@ -55,6 +60,11 @@ class Settings:
         (), "in explicit mode, a model to load at start (repeatable)", metavar="NAME")
     max_message_mb: int = setting(256, "largest gRPC message, MiB, both ways")
     intra_op_threads: int = setting(0, "ONNX Runtime threads per execution; 0 = one per core")
+    model_isolation: str = setting(
+        "none", "process: every model version runs in its own worker process, so a native "
+        "crash fails only that model's in-flight requests (UNAVAILABLE) and the worker "
+        "restarts; none: models run in the server process (see README, Security, for the "
+        "cost)", choices=("none", "process"))
     max_queue_size: int = setting(1024, "queue bound for models whose config sets none")
     shutdown_grace: float = setting(30.0, "seconds in-flight requests get to finish on SIGTERM")
     ready_file: Path | None = setting(
