@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from google.protobuf import text_format
 
+from contract.batching import DEFAULT_MAX_BATCH_SIZE, default_dynamic_batching, is_batched
+from contract.datatypes import config_type_name, datatype_from_config
 from contract.protocol import model_config_pb2 as mc
 
-from .datatypes import config_type_name, datatype_from_config
 from .errors import ModelLoadError
 
 ModelConfig = mc.ModelConfig
-DEFAULT_MAX_BATCH_SIZE = 8
-DEFAULT_QUEUE_DELAY_US = 1000
-BATCHING_STATED = "batching_stated"  # internal marker, removed after completion
 
 
 @dataclass(frozen=True)
@@ -31,17 +28,14 @@ class GraphTensor:
 def read_config(model_dir: Path) -> ModelConfig:
     """The folder's config.pbtxt parsed, or an empty config named after the folder.
 
-    proto3 cannot tell `max_batch_size: 0` from no value; a config that states it gets the
-    `batching_stated` parameter so that completion does not turn batching on.
+    `max_batch_size` is `optional` in the schema, so a config that states 0 (no batching) is
+    told from one that leaves it to completion by `HasField`.
     """
     config = ModelConfig()
     path = model_dir / "config.pbtxt"
     if path.exists():
-        text = path.read_text()
         try:
-            text_format.Parse(text, config)
-            if re.search(r"^\s*max_batch_size\s*:", text, flags=re.M):
-                config.parameters[BATCHING_STATED].string_value = "true"
+            text_format.Parse(path.read_text(), config)
         except text_format.ParseError as exc:
             raise ModelLoadError(f"{model_dir.name}/config.pbtxt is not a valid model config: "
                                  f"{exc}") from exc
@@ -63,21 +57,18 @@ def complete_config(config: ModelConfig, inputs: list[GraphTensor],
     """Fill what the config leaves out from the graph, and check what it states against it.
 
     Without inputs/outputs in the config they come from the graph. Without max_batch_size,
-    a graph whose every tensor has a symbolic first dimension is batched (with dynamic
-    batching on), as Triton's auto-complete does.
+    a graph whose every tensor has a symbolic first dimension is batched with the defaults of
+    contract/batching.py (the toolchain's), as Triton's auto-complete does.
     """
     completed = ModelConfig()
     completed.CopyFrom(config)
     completed.platform = completed.platform or "onnxruntime_onnx"
     completed.backend = completed.backend or "onnxruntime"
-    stated = BATCHING_STATED in completed.parameters
-    if stated:
-        del completed.parameters[BATCHING_STATED]
-    explicit_batch = stated or config.HasField("dynamic_batching") or config.max_batch_size > 0
+    explicit_batch = config.HasField("max_batch_size") or config.HasField("dynamic_batching")
     if not explicit_batch and not config.input and _batchable(inputs + outputs):
         completed.max_batch_size = DEFAULT_MAX_BATCH_SIZE
-        completed.dynamic_batching.max_queue_delay_microseconds = DEFAULT_QUEUE_DELAY_US
-    batch = completed.max_batch_size > 0
+        completed.dynamic_batching.CopyFrom(default_dynamic_batching(DEFAULT_MAX_BATCH_SIZE))
+    batch = is_batched(completed)
     if batch and not _batchable(inputs + outputs):
         raise ModelLoadError(
             f"model '{config.name}' sets max_batch_size {completed.max_batch_size} but its graph "
@@ -183,5 +174,4 @@ def config_text(config: ModelConfig) -> str:
 
 def parameters_of(config: ModelConfig) -> dict[str, str]:
     """The config's parameters as plain strings (without the internal batching marker)."""
-    return {key: value.string_value for key, value in config.parameters.items()
-            if key != BATCHING_STATED}
+    return {key: value.string_value for key, value in config.parameters.items()}

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.batching import is_batched
+from contract.datatypes import datatype_from_config, datatype_of
 from contract.protocol import model_config_pb2 as mc
 
-from .datatypes import datatype_from_config, datatype_of
 from .errors import InvalidInput, ModelNotFound, ModelNotReady, StriateError
 from .names import check_model_name
 from .repository import READY, UNAVAILABLE, LoadedModel, LoadOverride, ModelRepository
@@ -178,7 +179,7 @@ def check_input_specs(model: LoadedModel, specs: dict[str, tuple[str, tuple[int,
                                f"got {actual}")
         shape = full_shape
         dims = tuple(spec.dims)
-        if config.max_batch_size > 0:
+        if is_batched(config):
             if not shape:
                 raise InvalidInput(f"input '{name}' needs a batch dimension first: shape "
                                    f"[batch, {', '.join(map(str, dims))}]")
@@ -188,7 +189,7 @@ def check_input_specs(model: LoadedModel, specs: dict[str, tuple[str, tuple[int,
                                    f"'{model.name}' takes 1 to {config.max_batch_size}")
             shape = shape[1:]
         if not _shape_matches(shape, dims):
-            shown = ([-1] if config.max_batch_size > 0 else []) + list(dims)
+            shown = ([-1] if is_batched(config) else []) + list(dims)
             raise InvalidInput(f"input '{name}' of model '{model.name}' has shape "
                                f"{list(full_shape)}, expected {shown} (-1: any size)")
         if not name.startswith(CACHE_INPUT_PREFIX):

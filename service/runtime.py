@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from contract.datatypes import DATATYPE_BY_ONNX, NUMPY_BY_DATATYPE
+
 from .config import GraphTensor
-from .datatypes import DATATYPE_BY_ONNX, NUMPY_BY_DATATYPE
 from .errors import InvalidInput, ModelLoadError
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from contract.batching import is_batched
+from contract.datatypes import NUMPY_BY_DATATYPE, datatype_from_config
 from contract.protocol import model_config_pb2 as mc
 
-from .datatypes import NUMPY_BY_DATATYPE, datatype_from_config
 from .errors import InvalidInput, ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class SequenceBatcher:
     def __init__(self, model_name: str, config: mc.ModelConfig) -> None:
         batching = config.sequence_batching
         self.model_name = model_name
-        self.batched = config.max_batch_size > 0
+        self.batched = is_batched(config)
         self.controls = [(c.name, control) for c in batching.control_input
                          for control in c.control]
         self.states = list(batching.state)

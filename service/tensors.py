@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from contract.batching import is_batched
 from contract.protocol import model_config_pb2 as mc
 
 from .errors import InvalidInput
 
 
 def _leading(config: mc.ModelConfig, array: np.ndarray) -> list[int]:
-    return [array.shape[0]] if config.max_batch_size > 0 and array.ndim else []
+    return [array.shape[0]] if is_batched(config) and array.ndim else []
 
 
 def to_model_shapes(config: mc.ModelConfig,

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.batching import is_batched
+from contract.datatypes import NUMPY_BY_DATATYPE, datatype_from_config
 from contract.protocol import model_config_pb2 as mc
 
-from .datatypes import NUMPY_BY_DATATYPE, datatype_from_config
 from .errors import ModelLoadError
 from .tensors import to_model_shapes
 
@@ -20,7 +21,7 @@ def warmup_feeds(config: mc.ModelConfig,
     rng = np.random.default_rng(0)
     feeds = []
     for sample in config.model_warmup:
-        batch = [max(1, sample.batch_size)] if config.max_batch_size > 0 else []
+        batch = [max(1, sample.batch_size)] if is_batched(config) else []
         feed = {}
         for name, spec in sample.inputs.items():
             datatype = datatype_from_config(mc.DataType.Name(spec.data_type))

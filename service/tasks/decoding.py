@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from contract.batching import is_batched
 from contract.metadata import TextDecoder
 
 from ..core import CACHE_INPUT_PREFIX, InferenceCore
@@ -83,7 +84,7 @@ class ComponentDecoder:
         self.decoder = decoder
         self.kind = kind
         self.features = features
-        self.batched = decoder.config.max_batch_size > 0
+        self.batched = is_batched(decoder.config)
 
     async def step(self, hypothesis: Hypothesis) -> tuple[np.ndarray, Any]:
         tokens = np.array(hypothesis.tokens, dtype=np.int64)

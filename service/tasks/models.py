@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.batching import is_batched
 from contract.metadata import tasks
 
 from ..core import InferenceCore
@@ -92,7 +93,7 @@ def output_name(model: LoadedModel, preferred: str) -> str:
 async def infer_one(core: InferenceCore, model: LoadedModel, inputs: dict[str, np.ndarray],
                     outputs: list[str] | None = None) -> dict[str, np.ndarray]:
     """Run one item: adds the batch dimension when the model has one, and removes it again."""
-    batched = model.config.max_batch_size > 0
+    batched = is_batched(model.config)
     if batched:
         inputs = {name: array[np.newaxis] for name, array in inputs.items()}
     result = await core.infer(model.name, inputs, version=model.version, outputs=outputs)

@@ -23,14 +23,15 @@ import grpc
 import numpy as np
 from google.protobuf import json_format
 
+from contract.batching import is_batched
+from contract.datatypes import NUMPY_BY_DATATYPE, datatype_from_config, deserialize_bytes
+from contract.datatypes import serialize_bytes as _serialize_bytes
 from contract.protocol import grpc_service_pb2 as pb
 from contract.protocol import model_config_pb2 as mc
 
 from .. import __version__
 from ..config import ModelConfig
 from ..core import InferenceCore, check_input_specs
-from ..datatypes import NUMPY_BY_DATATYPE, datatype_from_config, deserialize_bytes
-from ..datatypes import serialize_bytes as _serialize_bytes
 from ..errors import (
     InvalidInput,
     ModelLoadError,
@@ -253,7 +254,7 @@ class DataPlane:
 
     def model_metadata(self, name: str, version: str = "") -> pb.ModelMetadataResponse:
         model = self.core.model(name, version)
-        batched = model.config.max_batch_size > 0
+        batched = is_batched(model.config)
 
         def tensors(specs):
             return [pb.ModelMetadataResponse.TensorMetadata(
@@ -399,7 +400,7 @@ class DataPlane:
             spec = by_name.get(name, RequestedOutput(name))
             datatype = datatypes[name]
             if spec.class_count:
-                array = classify(array, spec.class_count, model.config.max_batch_size > 0,
+                array = classify(array, spec.class_count, is_batched(model.config),
                                  _labels(model, labels[name]))
                 datatype = "BYTES"
             tensor = OutputTensor(name, datatype, list(array.shape), array)

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from contract.datatypes import deserialize_bytes, serialize_bytes
 from contract.protocol import grpc_service_pb2 as pb
 from service.config import GraphTensor, complete_config, read_config
-from service.datatypes import deserialize_bytes, serialize_bytes
 from service.errors import InvalidInput, ModelLoadError
 from service.shm import SharedMemoryRegistry
 from service.v2.convert import infer_request
@@ -102,4 +102,4 @@ def test_explicit_max_batch_size_zero_keeps_batching_off(tmp_path):
                              [GraphTensor("logits", "FP32", (-1, 30))])
     assert config.max_batch_size == 0
     assert list(config.input[0].dims) == [-1]
-    assert "batching_stated" not in config.parameters
+    assert not config.HasField("dynamic_batching")

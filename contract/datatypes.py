@@ -1,4 +1,8 @@
-"""Tensor datatypes: protocol names, config enums, ONNX type strings and numpy dtypes."""
+"""Tensor datatypes: protocol names, config enums, ONNX type strings and numpy dtypes.
+
+The one table of the datatypes Striate serves: the server converts tensors with it and the
+toolchain writes only these (no BF16: numpy has no bfloat16, so the server could not load it).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ NUMPY_BY_DATATYPE: dict[str, np.dtype] = {
     "FP64": np.dtype(np.float64),
     "BYTES": np.dtype(np.object_),
 }
+
+DATATYPES: tuple[str, ...] = tuple(NUMPY_BY_DATATYPE)
 
 # ONNX Runtime's type strings ("tensor(float)") -> protocol name
 DATATYPE_BY_ONNX: dict[str, str] = {
