@@ -72,10 +72,13 @@ class InferenceCore:
         return [m for e in self.repository.entries.values() for m in e.versions.values()]
 
     def index(self, ready_only: bool = False) -> list[IndexEntry]:
-        """Every model folder and loaded model with its state (only READY ones if asked)."""
+        """Every model folder and loaded model with its state (only READY ones if asked).
+        A model unloaded and then removed from the repository is no longer listed."""
         entries = self.repository.entries
+        folders = set(self.repository.folder_names())
+        loaded = {name for name, entry in entries.items() if entry.versions}
         rows = []
-        for name in sorted(set(self.repository.folder_names()) | set(entries)):
+        for name in sorted(folders | loaded):
             entry = entries.get(name)
             if entry is None:
                 if not ready_only:

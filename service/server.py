@@ -64,7 +64,8 @@ class Server:
         self.service_names: list[str] = []
         self.grpc_server = self._build_grpc()
         self.http = HttpServer(build_app(HttpContext(self.core, self.metrics, settings,
-                                                     lambda: self.state.ready)),
+                                                     lambda: self.state.ready,
+                                                     self.dataplane)),
                                grace_s=settings.shutdown_grace)
         self.grpc_port = 0
         self.http_port = 0

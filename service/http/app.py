@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 
-from . import gallery, health, page, tasks
+from . import gallery, health, page, tasks, v2
 from .context import HttpContext
 from .errors import install_error_handlers
 
 RouterFactory = Callable[[HttpContext], APIRouter]
 
-ROUTERS: list[RouterFactory] = [health.build_router, tasks.build_router, gallery.build_router,
-                                 page.build_router]
+ROUTERS: list[RouterFactory] = [health.build_router, v2.build_router, tasks.build_router,
+                                 gallery.build_router, page.build_router]
 """Each module's `build_router`, in the order their routes are matched."""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..core import InferenceCore
 from ..settings import Settings
 from ..stats import Metrics
+from ..v2.dataplane import DataPlane
 
 
 @dataclass(frozen=True)
@@ -19,3 +20,5 @@ class HttpContext:
     settings: Settings
     is_ready: Callable[[], bool]
     """True once every model is loaded and until shutdown starts."""
+    dataplane: DataPlane | None = None
+    """The v2 protocol's operations (service/v2/dataplane.py), shared with gRPC."""

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from ..errors import StriateError
 from ..rpc import status_of
 
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
@@ -51,6 +52,10 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = "; ".join(_describe(error) for error in exc.errors())
         return error_response(400, f"the request is not valid: {problems}")
 
+    # Domain errors get their own handler: the catch-all for Exception runs in Starlette's
+    # outermost middleware, which re-raises after answering (logged as a crash, and the
+    # connection dropped).
+    app.add_exception_handler(StriateError, on_exception)
     app.add_exception_handler(Exception, on_exception)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

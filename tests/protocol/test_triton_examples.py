@@ -8,11 +8,13 @@ here), `memory_growth_test` (its URL is hard-coded) and `ensemble_image_client` 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import tritonclient.http as httpclient
 
 from tests.protocol.triton_models import build_repository
 from tests.support.server import running_server
@@ -44,12 +46,32 @@ GRPC = [
 ]
 
 
+HTTP = [
+    ("simple_http_aio_infer_client.py",), ("simple_http_async_infer_client.py",),
+    ("simple_http_infer_client.py",), ("simple_http_string_infer_client.py",),
+    ("simple_http_shm_client.py",), ("simple_http_shm_string_client.py",),
+    ("simple_http_sequence_sync_infer_client.py",),
+    ("simple_http_sequence_sync_infer_client.py", "-d"),
+    ("reuse_infer_objects_client.py", "-i", "http"),
+    ("image_client.py", "-i", "http", *IMAGE_ARGS),
+    ("image_client.py", "-i", "http", "-a", *IMAGE_ARGS),
+]
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    repository = build_repository(tmp_path_factory.mktemp("triton_models"))
+def repository(tmp_path_factory) -> Path:
+    return build_repository(tmp_path_factory.mktemp("triton_models"))
+
+
+@pytest.fixture(scope="module")
+def server(repository):
     loads = [arg for name in MODELS for arg in ("--load-model", name)]
     with running_server(repository, "--model-control-mode", "explicit", *loads) as running:
         yield running
+
+
+def http_address(server) -> str:
+    return f"127.0.0.1:{server.http_port}"
 
 
 def run_example(script: str, url: str, *args: str) -> subprocess.CompletedProcess:
@@ -68,13 +90,27 @@ def test_grpc_example(server, example):
     assert_passes(run_example(script, server.grpc_url, *args))
 
 
-def test_grpc_health_metadata_fails_only_on_the_server_name(server):
-    """The script checks the server is called "triton"; everything before that passes."""
-    result = run_example("simple_grpc_health_metadata.py", server.grpc_url)
+@pytest.mark.parametrize("example", HTTP, ids=" ".join)
+def test_http_example(server, example):
+    script, *args = example
+    assert_passes(run_example(script, http_address(server), *args))
+
+
+@pytest.mark.parametrize("transport", ["grpc", "http"])
+def test_health_metadata_fails_only_on_the_server_name(server, transport):
+    """The scripts check the server is called "triton"; everything before that passes."""
+    url = server.grpc_url if transport == "grpc" else http_address(server)
+    result = run_example(f"simple_{transport}_health_metadata.py", url)
     assert result.returncode != 0
     assert result.stdout.splitlines() == ["FAILED : get_server_metadata"], result.stdout
 
 
-def test_model_control_examples_last(server):
-    """Run last: each unloads `simple` at its end (the HTTP one loads it first)."""
+def test_model_control_examples_last(server, repository):
+    """Run last: each unloads `simple` at its end (the HTTP one loads it first). The gRPC
+    script expects eight models in the repository, the HTTP one seven: between the two, one
+    model is unloaded and its folder removed, as an operator would."""
     assert_passes(run_example("simple_grpc_model_control.py", server.grpc_url))
+    with httpclient.InferenceServerClient(http_address(server)) as client:
+        client.unload_model("simple_string_dyna_sequence")
+    shutil.rmtree(repository / "simple_string_dyna_sequence")
+    assert_passes(run_example("simple_http_model_control.py", http_address(server)))
