@@ -70,6 +70,17 @@ class ModelStats:
     batches: dict[int, Duration] = field(default_factory=lambda: defaultdict(Duration))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def __post_init__(self) -> None:
+        # this version's Prometheus children, looked up once rather than on every request
+        metrics, labels = self.metrics, self._labels()
+        self._success = metrics.success.labels(**labels)
+        self._request_us = metrics.request_us.labels(**labels)
+        self._queue_us = metrics.queue_us.labels(**labels)
+        self._executions = metrics.executions.labels(**labels)
+        self._inferences = metrics.inferences.labels(**labels)
+        self._compute_us = metrics.compute_us.labels(**labels)
+        self._pending = metrics.pending.labels(**labels)
+
     def _labels(self, **extra: str):
         return {"model": self.name, "version": self.version, **extra}
 
@@ -79,8 +90,8 @@ class ModelStats:
             if reason is None:
                 self.success.add(ns)
                 self.last_inference_ms = int(time.time() * 1000)
-                self.metrics.success.labels(**self._labels()).inc()
-                self.metrics.request_us.labels(**self._labels()).inc(ns / 1000)
+                self._success.inc()
+                self._request_us.inc(ns / 1000)
             else:
                 self.fail.add(ns)
                 self.metrics.failure.labels(**self._labels(reason=reason)).inc()
@@ -88,7 +99,7 @@ class ModelStats:
     def queued(self, ns: int) -> None:
         with self._lock:
             self.queue.add(ns)
-            self.metrics.queue_us.labels(**self._labels()).inc(ns / 1000)
+            self._queue_us.inc(ns / 1000)
 
     def executed(self, batch_size: int, requests: int, input_ns: int, infer_ns: int,
                  output_ns: int) -> None:
@@ -100,9 +111,9 @@ class ModelStats:
             self.compute_infer.add(infer_ns, requests)
             self.compute_output.add(output_ns, requests)
             self.batches[batch_size].add(infer_ns)
-            self.metrics.executions.labels(**self._labels()).inc()
-            self.metrics.inferences.labels(**self._labels()).inc(batch_size)
-            self.metrics.compute_us.labels(**self._labels()).inc(infer_ns / 1000)
+            self._executions.inc()
+            self._inferences.inc(batch_size)
+            self._compute_us.inc(infer_ns / 1000)
 
     def pending(self, delta: int) -> None:
-        self.metrics.pending.labels(**self._labels()).inc(delta)
+        self._pending.inc(delta)

@@ -51,7 +51,8 @@ EXTENSIONS = ["classification", "sequence", "model_repository", "schedule_policy
               "parameters", "statistics", "trace", "logging"]
 DEFAULT_PRIORITY = 1 << 30
 INLINE_ELEMENTS = 1 << 16
-"""Requests with more elements than this are decoded off the event loop."""
+"""Requests with more elements to decode one by one (typed values, BYTES) than this are
+decoded off the event loop; raw numeric data becomes an array without a copy, inline."""
 _CHUNK = 1 << 14
 NAME_MAX = 255
 
@@ -376,7 +377,7 @@ class DataPlane:
         model = self.core.model(request.model_name, request.model_version)
         specs = input_specs(request.inputs)
         check_input_specs(model, specs)  # before a byte of tensor data is decoded
-        if sum(math.prod(shape) for _, shape in specs.values()) > INLINE_ELEMENTS:
+        if elementwise_count(request.inputs) > INLINE_ELEMENTS:
             inputs = await asyncio.to_thread(decode_inputs, request.inputs, self.shm)
         else:
             inputs = decode_inputs(request.inputs, self.shm)
@@ -427,6 +428,13 @@ def decode_inputs(inputs: list[InputTensor],
             arrays[tensor.name] = tensor_from_values(tensor.name, tensor.datatype,
                                                      tensor.shape, tensor.values or [])
     return arrays
+
+
+def elementwise_count(inputs: list[InputTensor]) -> int:
+    """How many elements decoding handles one by one: typed values and BYTES. Raw numeric
+    data, inline or in shared memory, is viewed in place (np.frombuffer), whatever its size."""
+    return sum(math.prod(tensor.shape) for tensor in inputs
+               if tensor.datatype == "BYTES" or (tensor.shm is None and tensor.raw is None))
 
 
 def _shm_size(tensor: InputTensor) -> int:

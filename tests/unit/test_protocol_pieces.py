@@ -15,7 +15,7 @@ from service.config import GraphTensor, complete_config, read_config
 from service.errors import InvalidInput, ModelLoadError
 from service.shm import SharedMemoryRegistry
 from service.v2.convert import infer_request
-from service.v2.dataplane import decode_inputs
+from service.v2.dataplane import decode_inputs, elementwise_count
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -103,3 +103,28 @@ def test_explicit_max_batch_size_zero_keeps_batching_off(tmp_path):
     assert config.max_batch_size == 0
     assert list(config.input[0].dims) == [-1]
     assert not config.HasField("dynamic_batching")
+
+
+def test_raw_tensors_are_viewed_in_place_not_copied():
+    """Wire to array: protobuf hands over one bytes object per input; the array is a view of
+    it (np.frombuffer), so no copy of ours sits between the message and the model."""
+    image = np.arange(2 * 224 * 224 * 3, dtype=np.uint8).reshape(2, 224, 224, 3)
+    request = pb.ModelInferRequest(model_name="m", raw_input_contents=[image.tobytes()])
+    request.inputs.add(name="image", datatype="UINT8", shape=[2, 224, 224, 3])
+    array = inputs_from_request(request)["image"]
+    np.testing.assert_array_equal(array, image)
+    owner = array
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    assert isinstance(owner, bytes)  # the message's bytes, viewed
+    # so however big, such a request is decoded inline: only typed values and BYTES count
+    assert elementwise_count(infer_request(request).inputs) == 0
+
+
+def test_typed_values_and_bytes_count_as_elementwise_work():
+    request = pb.ModelInferRequest(model_name="m")
+    typed = request.inputs.add(name="a", datatype="INT64", shape=[3])
+    typed.contents.int64_contents.extend([1, 2, 3])
+    text = request.inputs.add(name="b", datatype="BYTES", shape=[2])
+    text.contents.bytes_contents.extend([b"x", b"y"])
+    assert elementwise_count(infer_request(request).inputs) == 5

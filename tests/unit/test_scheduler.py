@@ -262,3 +262,55 @@ def test_a_preferred_size_forms_before_the_window_closes():
 
     run(main())
     assert model.batches == [2]
+
+
+class Keeper(Recorder):
+    """A Recorder that keeps the arrays it was given and the ones it returned."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__(delay)
+        self.given: list[np.ndarray] = []
+        self.returned: list[np.ndarray] = []
+
+    def __call__(self, inputs, outputs):
+        result = super().__call__(inputs, outputs)
+        self.given.append(inputs["x"])
+        self.returned.append(result["y"])
+        return result
+
+
+def test_a_batch_of_one_reaches_the_model_and_comes_back_without_a_copy():
+    model = Keeper()
+    x = np.ones((1, 4), np.float32)
+
+    async def main():
+        scheduler = await _scheduler(model, max_batch_size=8)
+        result = await scheduler.submit({"x": x}, outputs=["y"])
+        await scheduler.stop()
+        return result
+
+    result = run(main())
+    assert model.given == [x] and model.given[0] is x
+    assert result["y"] is model.returned[0]
+
+
+def test_a_batch_costs_one_concatenation_and_each_caller_gets_a_view():
+    model = Keeper(delay=0.1)
+    arrays = [np.full((1, 4), i, np.float32) for i in range(4)]
+
+    async def main():
+        scheduler = await _scheduler(model, max_batch_size=8)
+        first = asyncio.create_task(scheduler.submit({"x": arrays[0]}))
+        await asyncio.sleep(0.03)  # running: the next three gather behind it
+        results = await asyncio.gather(*(scheduler.submit({"x": a}) for a in arrays[1:]))
+        await first
+        await scheduler.stop()
+        return results
+
+    results = run(main())
+    assert model.batches == [1, 3]
+    batch_input, batch_output = model.given[1], model.returned[1]
+    assert not any(np.shares_memory(batch_input, a) for a in arrays)  # the one copy
+    for array, result in zip(arrays[1:], results):
+        assert np.shares_memory(result["y"], batch_output)  # a slice, not a copy
+        np.testing.assert_array_equal(result["y"], array * 2)
