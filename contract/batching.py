@@ -1,9 +1,10 @@
 """Batching: the one set of defaults, and the one answer to "is this model batched".
 
 The server's auto-complete of a bare ONNX file and the toolchain's model folders batch the
-same way: `max_batch_size` 8 (when the graph allows a batch), a dynamic batcher with
-preferred size min(8, max_batch_size) and a 2 ms bound on the wait for it. The queue bound
-is the server's `--max-queue-size` unless a config states its own.
+same way: `max_batch_size` 8 (when the graph allows a batch) and a dynamic batcher with no
+preferred size, so an idle model runs a request at once and batches form from load (see
+service/scheduler.py); `max_queue_delay` 2 ms bounds the wait should a config add preferred
+sizes. The queue bound is the server's `--max-queue-size` unless a config states its own.
 """
 
 from __future__ import annotations
@@ -20,11 +21,7 @@ def is_batched(config: mc.ModelConfig) -> bool:
     return config.max_batch_size > 0
 
 
-def preferred_batch_sizes(max_batch_size: int) -> list[int]:
-    return [min(DEFAULT_MAX_BATCH_SIZE, max_batch_size)] if max_batch_size > 0 else []
-
-
-def default_dynamic_batching(max_batch_size: int) -> mc.ModelDynamicBatching:
-    """The dynamic batcher a config gets when it states none."""
-    return mc.ModelDynamicBatching(max_queue_delay_microseconds=DEFAULT_QUEUE_DELAY_US,
-                                   preferred_batch_size=preferred_batch_sizes(max_batch_size))
+def default_dynamic_batching() -> mc.ModelDynamicBatching:
+    """The dynamic batcher a config gets when it states none: no preferred size, so no
+    request is ever held back on purpose."""
+    return mc.ModelDynamicBatching(max_queue_delay_microseconds=DEFAULT_QUEUE_DELAY_US)

@@ -67,7 +67,7 @@ def complete_config(config: ModelConfig, inputs: list[GraphTensor],
     explicit_batch = config.HasField("max_batch_size") or config.HasField("dynamic_batching")
     if not explicit_batch and not config.input and _batchable(inputs + outputs):
         completed.max_batch_size = DEFAULT_MAX_BATCH_SIZE
-        completed.dynamic_batching.CopyFrom(default_dynamic_batching(DEFAULT_MAX_BATCH_SIZE))
+        completed.dynamic_batching.CopyFrom(default_dynamic_batching())
     batch = is_batched(completed)
     if batch and not _batchable(inputs + outputs):
         raise ModelLoadError(

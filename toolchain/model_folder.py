@@ -23,6 +23,8 @@ from pathlib import Path
 
 import onnx
 
+from contract.batching import DEFAULT_QUEUE_DELAY_US
+
 log = logging.getLogger(__name__)
 
 MAX_IR_VERSION = 10
@@ -44,10 +46,10 @@ DATATYPES = {
     "BYTES",
     "BF16",
 }
-# No preferred size: the scheduler then never holds a request back and batches form from
-# load; the delay only bounds the wait if a preferred size is added.
+# contract/batching.py's defaults: no preferred size, so the scheduler never holds a request
+# back and batches form from load; the delay only bounds the wait if a preferred size is added.
 DEFAULT_DYNAMIC_BATCHING = {
-    "max_queue_delay_microseconds": 2000,
+    "max_queue_delay_microseconds": DEFAULT_QUEUE_DELAY_US,
     "max_queue_size": 256,
 }
 
