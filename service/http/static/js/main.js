@@ -161,7 +161,7 @@ function buildGallery(route) {
   ui.gallery.replaceChildren(...samples.map((sample) => {
     const button = document.createElement("button");
     button.type = "button";
-    button.dataset.sample = sample.name;
+    button.dataset.sample = `${sample.model}/${sample.name}`;
     button.title = `${sample.name} (${sample.model})`;
     const thumb = route.media === "image" ? new Image() : document.createElement("span");
     if (route.media === "image") {
@@ -386,6 +386,7 @@ async function start() {
   ui.camera.addEventListener("click", toggleCamera);
   ui.mic.addEventListener("click", toggleMicrophone);
   selectTab(location.hash.slice(1));
+  window.addEventListener("hashchange", () => selectTab(location.hash.slice(1)));
   document.body.dataset.ready = "true";
 }
 
