@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from contract.batching import DEFAULT_MAX_QUEUE_SIZE
+
 from .errors import DeadlineExceeded, ModelNotReady, QueueFull, StriateError, WorkerCrashed
 from .stats import ModelStats
 
@@ -41,7 +43,7 @@ class BatchingPolicy:
     """0: no batch dimension; every request runs alone."""
     max_queue_delay_s: float = 0.0
     preferred_sizes: tuple[int, ...] = ()
-    max_queue_size: int = 1024
+    max_queue_size: int = DEFAULT_MAX_QUEUE_SIZE
     instances: int = 1
     """Executions that may run at once."""
 

@@ -8,7 +8,8 @@ its flag and its environment variable follow from the field's name and type:
         "crash fails only that model's in-flight requests (UNAVAILABLE) and the worker "
         "restarts; none: models run in the server process (see README, Security, for the "
         "cost)", choices=("none", "process"))
-    max_queue_size: int = setting(1024, "queue bound for models whose config sets none")
+    max_queue_size: int = setting(DEFAULT_MAX_QUEUE_SIZE,
+                                  "queue bound for models whose config sets none")
     ->  --max-queue-size N,  STRIATE_MAX_QUEUE_SIZE=N,  settings.max_queue_size
 
 A flag beats the variable, which beats the default. Types: int, float, str (with `choices`),
@@ -27,6 +28,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from contract.batching import DEFAULT_MAX_QUEUE_SIZE
 
 ENV_PREFIX = "STRIATE_"
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
@@ -65,7 +68,8 @@ class Settings:
         "crash fails only that model's in-flight requests (UNAVAILABLE) and the worker "
         "restarts; none: models run in the server process (see README, Security, for the "
         "cost)", choices=("none", "process"))
-    max_queue_size: int = setting(1024, "queue bound for models whose config sets none")
+    max_queue_size: int = setting(DEFAULT_MAX_QUEUE_SIZE,
+                                  "queue bound for models whose config sets none")
     shutdown_grace: float = setting(30.0, "seconds in-flight requests get to finish on SIGTERM")
     ready_file: Path | None = setting(
         None, "write the bound ports as JSON to this file once ready (for scripts and tests)")

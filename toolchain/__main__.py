@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from contract.onnx_limits import MAX_OPSET
 from toolchain.architectures import FAMILIES, BuildOptions, ExportError, architectures
 from toolchain.model_folder import ModelFolderError
 
@@ -64,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", type=Path, required=True, help="model repository to write into")
     export.add_argument("--name", default="", help="model name (default: the architecture)")
-    export.add_argument("--opset", type=int, default=17, help="ONNX opset, at most 20 (default 17)")
+    export.add_argument("--opset", type=int, default=17,
+                        help=f"ONNX opset, at most {MAX_OPSET} (default 17)")
     export.add_argument(
         "--max-batch",
         type=int,
@@ -134,8 +136,9 @@ def run_export(args: argparse.Namespace) -> int:
     from toolchain.exporter import ExportRequest, export
     from toolchain.variants import write_variants
 
-    if args.opset > 20:
-        raise ExportError("onnxruntime 1.31 loads opset 20 at most: use --opset 20 or lower")
+    if args.opset > MAX_OPSET:
+        raise ExportError(f"onnxruntime 1.31 loads opset {MAX_OPSET} at most: use --opset "
+                          f"{MAX_OPSET} or lower")
     if args.int8 and not args.calibration:
         raise ExportError("--int8 needs --calibration DIR: a folder of typical input images")
     labels = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import onnx
@@ -11,7 +10,7 @@ import torch
 
 from toolchain.architectures import BuildOptions, ExportError, get
 from toolchain.exporter import VERIFICATION_FILE, latest_model_file
-from toolchain.model_folder import onnx_facts
+from toolchain.model_folder import onnx_facts, read_parameters
 
 ONNX_TYPES = {value: key for key, value in onnx.TensorProto.DataType.items()}
 
@@ -63,7 +62,7 @@ def inspect_folder(folder: Path) -> dict:
         "producer": f"{model.producer_name} {model.producer_version}".strip(),
         "inputs": [_value_info(v) for v in _graph_inputs(model)],
         "outputs": [_value_info(v) for v in model.graph.output],
-        "parameters": _config_parameters(folder / "config.pbtxt"),
+        "parameters": read_parameters(folder),
     }
     record_file = folder / VERIFICATION_FILE
     if record_file.is_file():
@@ -109,10 +108,4 @@ def _spec(spec) -> dict:
     return {"name": spec.name, "datatype": spec.datatype, "dims": spec.dims}
 
 
-def _config_parameters(config: Path) -> dict[str, str]:
-    if not config.is_file():
-        return {}
-    pattern = (
-        r'parameters\s*\{\s*key:\s*"([^"]*)"\s*value\s*\{\s*string_value:\s*"((?:[^"\\]|\\.)*)"'
-    )
-    return dict(re.findall(pattern, config.read_text()))
+

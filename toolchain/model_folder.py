@@ -22,36 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
+from google.protobuf import text_format
 
-from contract.batching import DEFAULT_QUEUE_DELAY_US
+from contract.batching import default_dynamic_batching
+from contract.datatypes import DATATYPES, config_type_name
+from contract.metadata import MetadataError, ModelMetadata, parse_metadata
+from contract.onnx_limits import MAX_IR_VERSION, MAX_OPSET
+from contract.protocol import model_config_pb2 as mc
 
 log = logging.getLogger(__name__)
 
-MAX_IR_VERSION = 10
-MAX_OPSET = 20
 TWO_GB = 2**31 - 1
-DATATYPES = {
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-    "BF16",
-}
-# contract/batching.py's defaults: no preferred size, so the scheduler never holds a request
-# back and batches form from load; the delay only bounds the wait if a preferred size is added.
-DEFAULT_DYNAMIC_BATCHING = {
-    "max_queue_delay_microseconds": DEFAULT_QUEUE_DELAY_US,
-    "max_queue_size": 256,
-}
 
 
 class ModelFolderError(Exception):
@@ -75,8 +56,8 @@ class TensorSpec:
     def __post_init__(self) -> None:
         if self.datatype not in DATATYPES:
             raise ModelFolderError(
-                f"tensor {self.name!r}: datatype {self.datatype!r} is not one of "
-                f"{sorted(DATATYPES)}"
+                f"tensor {self.name!r}: datatype {self.datatype!r} is not one the server "
+                f"serves: {sorted(DATATYPES)}"
             )
 
 
@@ -140,21 +121,22 @@ def write_model_folder(
     inputs: list[TensorSpec],
     outputs: list[TensorSpec],
     max_batch_size: int,
-    parameters: dict[str, str],
+    parameters: ModelMetadata | dict[str, str],
     labels: list[str] | None = None,
     files: dict[str, bytes | str | Path] | None = None,
     card: ModelCard | str = "",
     version: int = 1,
-    dynamic_batching: dict | None = None,
+    dynamic_batching: mc.ModelDynamicBatching | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a complete model folder `repository/name` and return its path.
 
     `model` is an ONNX model or the path of an .onnx file; it is saved with IR version <= 10
     as one file (external data only beyond 2 GB). `labels` become labels.txt; `files` maps
-    file names (relative to the folder) to contents or source paths. `dynamic_batching`
-    overrides keys of the default batcher (written when max_batch_size > 0, or when given).
-    An existing folder is an error unless `overwrite`.
+    file names (relative to the folder) to contents or source paths. `parameters` is the
+    model's metadata (contract/metadata.py), checked as the server will check it when it
+    loads the folder. `dynamic_batching` replaces the default batcher (contract/batching.py,
+    written when max_batch_size > 0). An existing folder is an error unless `overwrite`.
     """
     repository = Path(repository)
     target = repository / name
@@ -165,12 +147,7 @@ def write_model_folder(
     proto = _load(model)
     _check_graph(proto, inputs, outputs)
     config = config_text(
-        name,
-        inputs,
-        outputs,
-        max_batch_size,
-        parameters,
-        _batching(max_batch_size, dynamic_batching),
+        model_config(name, inputs, outputs, max_batch_size, parameters, dynamic_batching)
     )
     repository.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=repository))
@@ -206,77 +183,87 @@ def save_onnx(model: onnx.ModelProto, path: Path) -> Path:
     return path
 
 
-def config_text(
+def model_config(
     name: str,
     inputs: list[TensorSpec],
     outputs: list[TensorSpec],
     max_batch_size: int,
-    parameters: dict[str, str],
-    dynamic_batching: dict | None = None,
-) -> str:
-    """config.pbtxt in protobuf text format (schema: protos/model_config.proto)."""
-    lines = [
-        f"name: {_quote(name)}",
-        'platform: "onnxruntime_onnx"',
-        'backend: "onnxruntime"',
-        f"max_batch_size: {max_batch_size}",
-    ]
-    lines += _tensor_block("input", inputs)
-    lines += _tensor_block("output", outputs)
-    if dynamic_batching:
-        lines += _batching_block(dynamic_batching)
-    for key, value in parameters.items():
-        if not isinstance(value, str):
-            raise ModelFolderError(f"parameter {key!r} must be a string, got {value!r}")
-        lines.append(
-            f"parameters {{ key: {_quote(key)} value {{ string_value: {_quote(value)} }} }}"
-        )
+    parameters: ModelMetadata | dict[str, str],
+    dynamic_batching: mc.ModelDynamicBatching | None = None,
+) -> mc.ModelConfig:
+    """The config message of a folder (schema: protos/model_config.proto)."""
+    config = mc.ModelConfig(name=name, platform="onnxruntime_onnx", backend="onnxruntime",
+                            max_batch_size=max_batch_size)
+    config.input.extend(_tensor(mc.ModelInput, t) for t in inputs)
+    config.output.extend(_tensor(mc.ModelOutput, t) for t in outputs)
+    if dynamic_batching is not None:
+        config.dynamic_batching.CopyFrom(dynamic_batching)
+    elif max_batch_size > 0:
+        config.dynamic_batching.CopyFrom(default_dynamic_batching())
+    for key, value in checked_parameters(parameters).items():
+        config.parameters[key].string_value = value
+    return config
+
+
+def checked_parameters(parameters: ModelMetadata | dict[str, str]) -> dict[str, str]:
+    """The parameters as config.pbtxt strings, refused as the server would refuse them."""
+    if isinstance(parameters, ModelMetadata):
+        return parameters.to_parameters()
+    strange = {k: v for k, v in parameters.items() if not isinstance(v, str)}
+    if strange:
+        raise ModelFolderError(f"parameters must be strings, got {strange}")
+    try:
+        parse_metadata(parameters)
+    except MetadataError as exc:
+        raise ModelFolderError(f"the server would refuse this folder: {exc}") from exc
+    return dict(parameters)
+
+
+def _tensor(kind: type, spec: TensorSpec):
+    tensor = kind(name=spec.name, data_type=mc.DataType.Value(config_type_name(spec.datatype)),
+                  dims=[int(d) for d in spec.dims])
+    if spec.format:
+        tensor.format = kind.Format.Value(f"FORMAT_{spec.format}")
+    if spec.label_filename:
+        tensor.label_filename = spec.label_filename
+    return tensor
+
+
+def read_parameters(folder: Path) -> dict[str, str]:
+    """A written folder's config parameters ({} without a config.pbtxt)."""
+    path = Path(folder) / "config.pbtxt"
+    if not path.is_file():
+        return {}
+    config = text_format.Parse(path.read_text(), mc.ModelConfig())
+    return {key: value.string_value for key, value in config.parameters.items()}
+
+
+def read_metadata(folder: Path) -> ModelMetadata:
+    """A written folder's typed metadata, as the server parses it."""
+    return parse_metadata(read_parameters(folder))
+
+
+def config_text(config: mc.ModelConfig) -> str:
+    """config.pbtxt in protobuf text format: one line per field, per tensor, per parameter."""
+    lines = []
+    for descriptor, value in config.ListFields():
+        if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
+            items = [{key: value[key]} for key in value]
+        else:
+            items = list(value) if descriptor.label == descriptor.LABEL_REPEATED else [value]
+        for item in items:
+            single = mc.ModelConfig()
+            if isinstance(item, dict):
+                for key, entry in item.items():
+                    single.parameters[key].CopyFrom(entry)
+            elif descriptor.label == descriptor.LABEL_REPEATED:
+                getattr(single, descriptor.name).append(item)
+            elif descriptor.message_type is not None:
+                getattr(single, descriptor.name).CopyFrom(item)
+            else:
+                setattr(single, descriptor.name, item)
+            lines.append(text_format.MessageToString(single, as_one_line=True))
     return "\n".join(lines) + "\n"
-
-
-def _batching(max_batch_size: int, overrides: dict | None) -> dict | None:
-    if overrides is None and max_batch_size <= 0:
-        return None
-    batching = dict(DEFAULT_DYNAMIC_BATCHING)
-    batching.update(overrides or {})
-    return batching
-
-
-def _tensor_block(kind: str, tensors: list[TensorSpec]) -> list[str]:
-    lines = [f"{kind} ["]
-    for index, tensor in enumerate(tensors):
-        lines += ["  {", f"    name: {_quote(tensor.name)}"]
-        type_name = "TYPE_STRING" if tensor.datatype == "BYTES" else f"TYPE_{tensor.datatype}"
-        lines.append(f"    data_type: {type_name}")
-        if tensor.format:
-            lines.append(f"    format: FORMAT_{tensor.format}")
-        lines.append(f"    dims: [ {', '.join(str(int(d)) for d in tensor.dims)} ]")
-        if tensor.label_filename:
-            lines.append(f"    label_filename: {_quote(tensor.label_filename)}")
-        lines.append("  }," if index < len(tensors) - 1 else "  }")
-    lines.append("]")
-    return lines
-
-
-def _batching_block(batching: dict) -> list[str]:
-    lines = ["dynamic_batching {"]
-    if "max_queue_delay_microseconds" in batching:
-        lines.append(
-            f"  max_queue_delay_microseconds: {int(batching['max_queue_delay_microseconds'])}"
-        )
-    if batching.get("preferred_batch_size"):
-        sizes = ", ".join(str(int(s)) for s in batching["preferred_batch_size"])
-        lines.append(f"  preferred_batch_size: [ {sizes} ]")
-    if "max_queue_size" in batching:
-        lines.append(
-            f"  default_queue_policy {{ max_queue_size: {int(batching['max_queue_size'])} }}"
-        )
-    lines.append("}")
-    return lines
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _load(model: onnx.ModelProto | Path) -> onnx.ModelProto:

@@ -7,7 +7,9 @@ from pathlib import Path
 import onnx
 from onnx import TensorProto, helper
 
-IR_VERSION = 10  # onnxruntime 1.31 reads IR <= 10 for opset 20 graphs
+from contract.onnx_limits import MAX_IR_VERSION
+
+IR_VERSION = MAX_IR_VERSION
 OPSET = 17
 
 

@@ -12,11 +12,14 @@ from google.protobuf import text_format
 from onnx import TensorProto, helper
 from tritonclient.grpc import model_config_pb2
 
+from contract.batching import default_dynamic_batching
+from contract.metadata import ImageInput, ModelMetadata
 from toolchain.model_folder import (
     ModelCard,
     ModelFolderError,
     TensorSpec,
     onnx_facts,
+    read_metadata,
     write_model_folder,
 )
 
@@ -76,7 +79,8 @@ def test_config_parses_with_the_triton_schema(tmp_path: Path) -> None:
     assert list(config.input[0].dims) == [2, 2, 1]
     assert config.output[0].label_filename == "labels.txt"
     assert config.parameters["task"].string_value == "classification"
-    assert config.dynamic_batching.default_queue_policy.max_queue_size > 0
+    expected = default_dynamic_batching().SerializeToString()  # what a bare ONNX file gets
+    assert config.dynamic_batching.SerializeToString() == expected
     assert list(config.dynamic_batching.preferred_batch_size) == []  # no window on idle models
 
 
@@ -113,3 +117,23 @@ def test_onnx_facts_count_parameters_and_opset() -> None:
     facts = onnx_facts(scale_model())
     assert facts["parameters"] == 1
     assert facts["opset"] == 17
+
+
+def test_parameters_the_server_would_refuse_write_nothing(tmp_path: Path) -> None:
+    with pytest.raises(ModelFolderError, match="'image_sise' is not a classification parameter"):
+        write(tmp_path, parameters={"task": "classification", "image_sise": "2,2"})
+    with pytest.raises(ModelFolderError, match="'channels' is '2'; use one of"):
+        write(tmp_path, parameters={"task": "classification", "channels": "2"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_typed_metadata_is_written_as_the_server_reads_it(tmp_path: Path) -> None:
+    metadata = ModelMetadata.build("classification", ImageInput((2, 2), channels=1),
+                                   default=True, description="a scale")
+    folder = write(tmp_path, parameters=metadata)
+    assert read_metadata(folder) == metadata
+
+
+def test_datatypes_the_server_cannot_serve_are_refused() -> None:
+    with pytest.raises(ModelFolderError, match="'BF16' is not one the server serves"):
+        TensorSpec("x", "BF16", [2])

@@ -6,8 +6,9 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from contract.onnx_limits import MAX_IR_VERSION
+
 OPSET = 17  # HardSwish needs 14; onnxruntime 1.31 accepts up to 20 (docs/model-folders.md)
-MAX_IR_VERSION = 10
 
 
 class GraphBuilder:

@@ -15,8 +15,9 @@ import onnx
 import torch
 from torch import nn
 
+from contract.onnx_limits import MAX_IR_VERSION
+
 OPSET = 18
-MAX_IR_VERSION = 10
 
 
 def _split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:

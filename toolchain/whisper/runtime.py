@@ -3,7 +3,6 @@ transformers' full forward pass (the reference)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,9 @@ import onnx
 import torch
 from torch import nn
 
+from contract.metadata import SpeechTokens, TextDecoder
 from service.tasks.whisper_features import log_mel_spectrogram
+from toolchain.model_folder import read_metadata
 from toolchain.whisper.source import MAX_TOKENS, SpecialTokens
 
 
@@ -76,23 +77,17 @@ class OnnxWhisper:
         return self.decode(self.log_mel_tokens(log_mel_spectrogram(audio)))
 
 
-def _config_parameter(config_text: str, key: str) -> str:
-    match = re.search(rf'key: "{key}" value \{{ string_value: "([^"]*)"', config_text)
-    if match is None:
-        raise ValueError(f"config.pbtxt has no parameter {key!r}")
-    return match.group(1)
-
-
 def load_model_folder(folder: Path) -> OnnxWhisper:
     """An OnnxWhisper over a written task model folder and the decoder it names."""
-    text = (folder / "config.pbtxt").read_text()
-    start, no_timestamps = (int(t) for t in _config_parameter(text, "bos_token_ids").split(","))
-    special = SpecialTokens(start, no_timestamps, int(_config_parameter(text, "eos_token_id")))
-    decoder_folder = folder.parent / _config_parameter(text, "decoder")
+    metadata = read_metadata(folder)
+    tokens, decoding = metadata.section(SpeechTokens), metadata.section(TextDecoder)
+    start, no_timestamps = tokens.bos_token_ids
+    special = SpecialTokens(start, no_timestamps, tokens.eos_token_id)
+    decoder_folder = folder.parent / decoding.decoder
     encoder = onnx.load_model(str(folder / "1" / "model.onnx"))
     decoder = onnx.load_model(str(decoder_folder / "1" / "model.onnx"))
     return OnnxWhisper(encoder, decoder, folder / "tokenizer.json", special,
-                       int(_config_parameter(text, "max_tokens")))
+                       decoding.max_tokens or MAX_TOKENS)
 
 
 def torch_encoder_states(whisper: nn.Module, log_mel: np.ndarray) -> torch.Tensor:
