@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.support.server import running_server
+from toolchain.model_folder import read_parameters
 from toolchain.tflite import read_tflite, tflite_to_onnx
 from toolchain.tflite.mediapipe import (
     FACE_DETECTION_SHORT_RANGE,
@@ -66,10 +66,9 @@ def session(folder: Path) -> ort.InferenceSession:
 
 
 def config_parameter(folder: Path, key: str) -> str:
-    text = (folder / "config.pbtxt").read_text()
-    match = re.search(rf'key: "{key}" value {{ string_value: "([^"]*)" }}', text)
-    assert match, f"{folder.name}/config.pbtxt has no parameter {key}"
-    return match.group(1)
+    parameters = read_parameters(folder)
+    assert key in parameters, f"{folder.name}/config.pbtxt has no parameter {key}"
+    return parameters[key]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

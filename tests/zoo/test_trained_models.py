@@ -15,6 +15,8 @@ import pytest
 from PIL import Image
 from tokenizers import Tokenizer
 
+from toolchain.model_folder import read_parameters
+
 REPOSITORY = Path(__file__).resolve().parents[2] / "exported_models"
 SAMPLES = REPOSITORY / "samples"
 # model -> (metric in metrics.json, the least value issue 5 accepts)
@@ -30,9 +32,7 @@ MAX_FOLDER_BYTES = 2_000_000
 
 
 def parameters(model: str) -> dict[str, str]:
-    config = (REPOSITORY / model / "config.pbtxt").read_text()
-    pattern = r'parameters \{ key: "([^"]+)" value \{ string_value: "((?:[^"\\]|\\.)*)" \} \}'
-    return dict(re.findall(pattern, config))
+    return read_parameters(REPOSITORY / model)
 
 
 def session(model: str) -> ort.InferenceSession:

@@ -9,12 +9,13 @@ model card and metrics, and the samples folder.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import onnxruntime as ort
 import pytest
+from google.protobuf import text_format
 
+from contract.protocol import model_config_pb2
 from toolchain import zoo
 from toolchain.datasets.digits import FASHION_MNIST_DIR
 
@@ -23,8 +24,8 @@ COMPONENTS = {"shapes_captioner": ["shapes_captioner_decoder"]}
 
 
 def declared_tensors(config: str, kind: str) -> list[str]:
-    block = re.search(rf"^{kind} \[(.*?)^\]", config, re.S | re.M)
-    return re.findall(r'^\s*name: "([^"]+)"', block.group(1), re.M) if block else []
+    parsed = text_format.Parse(config, model_config_pb2.ModelConfig())
+    return [tensor.name for tensor in getattr(parsed, kind)]
 
 
 def test_every_trained_model_has_a_script():
