@@ -7,7 +7,7 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test system-packages serve speech-model test protos demo clean
+.PHONY: install install-test system-packages serve speech-model test protos demo screenshots clean
 # Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, and the
 # browser the demo page's tests drive (Playwright for Python on /usr/bin/chromium)
 SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata chromium
@@ -56,6 +56,10 @@ $(SPEECH_MODEL): | install-test
 # With a server running (make serve): every task on the shipped samples, pictures in demo_out/
 demo: install
 	$(PY) -m clients.demo --server localhost:$(GRPC_PORT) --samples $(MODEL_REPOSITORY)/samples --out demo_out
+
+# Screenshots of the demo page, one per task, for docs/ and the README (a real server, chromium)
+screenshots: install-test system-packages
+	STRIATE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/web/test_page.py -k every_task
 
 protos: install-test
 	$(PY) protos/generate.py

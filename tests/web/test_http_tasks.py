@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import urllib.request
 
 import grpc
@@ -170,3 +171,13 @@ def test_samples_and_model_cards_for_the_page(zoo_server):
                  "/static/..%2f..%2fserver.py"):
         status, body, _ = send(urllib.request.Request(zoo_server.http_url + path))
         assert status == 404 and body["error"]
+
+
+def test_the_docs_page_needs_no_cdn(zoo_server):
+    with urllib.request.urlopen(f"{zoo_server.http_url}/docs", timeout=30) as response:
+        html = response.read().decode()
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)""", html)
+    assert assets and all(asset.startswith("/") for asset in assets), assets
+    for asset in assets:
+        with urllib.request.urlopen(zoo_server.http_url + asset, timeout=30) as response:
+            assert response.status == 200 and response.read()

@@ -241,8 +241,15 @@ def test_a_sample_of_every_task_renders(session, zoo_server, kind):
     assert re.fullmatch(r"server [\d.]+ ms · round trip [\d.]+ ms",
                         session.page.inner_text("#timing"))
     if SCREENSHOTS:
-        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
-        session.page.screenshot(path=Path(SCREENSHOTS) / f"{kind}.png")
+        session.page.evaluate("window.scrollTo(0, 0)")
+        save_screenshot(session.page.screenshot(), Path(SCREENSHOTS) / f"{kind}.png")
+
+
+def save_screenshot(png: bytes, path: Path) -> None:
+    """For docs/: 256 colours keep a screenshot small."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
 
 
 def test_upload_by_the_picker_and_the_corrupt_upload_error(session, zoo_server, tmp_path):
