@@ -25,6 +25,7 @@ from .errors import StriateError
 from .http import HttpContext, HttpServer, build_app
 from .repository import ModelRepository
 from .rpc import ErrorMapping
+from .security import TlsFiles, TokenCheck, TokenFileError, Tokens, install_token_check
 from .settings import Settings
 from .stats import Metrics
 from .v2.dataplane import ControlSettings, DataPlane
@@ -60,19 +61,24 @@ class Server:
         self.dataplane = DataPlane(self.core, self.state, ControlSettings(
             explicit=self.state.explicit, allow_file_overrides=settings.allow_file_overrides,
             max_override_bytes=settings.max_override_mb << 20))
+        self.tokens = _tokens(settings)
+        self.tls = _tls_files(settings)
         self.health = health.aio.HealthServicer()
         self.service_names: list[str] = []
         self.grpc_server = self._build_grpc()
-        self.http = HttpServer(build_app(HttpContext(self.core, self.metrics, settings,
-                                                     lambda: self.state.ready,
-                                                     self.dataplane)),
-                               grace_s=settings.shutdown_grace)
+        app = build_app(HttpContext(self.core, self.metrics, settings, lambda: self.state.ready,
+                                    self.dataplane))
+        if self.tokens:
+            install_token_check(app, self.tokens)
+        self.http = HttpServer(app, grace_s=settings.shutdown_grace,
+                               tls=self.tls.uvicorn_options() if self.tls else {})
         self.grpc_port = 0
         self.http_port = 0
 
     def _build_grpc(self) -> grpc.aio.Server:
         limit = self.settings.max_message_bytes
-        server = grpc.aio.server(interceptors=[ErrorMapping()],
+        interceptors = [TokenCheck(self.tokens)] if self.tokens else []
+        server = grpc.aio.server(interceptors=[*interceptors, ErrorMapping()],
                                  options=[("grpc.max_send_message_length", limit),
                                           ("grpc.max_receive_message_length", limit)])
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(
@@ -81,16 +87,21 @@ class Server:
         names = [pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name]
         names += _add_task_service(server, self.core, self.settings)
         self.service_names = names
-        names = names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                         reflection.SERVICE_NAME]
-        reflection.enable_server_reflection(names, server, pool=_reflection_pool(names))
+        if self.settings.reflection:
+            names = names + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                             reflection.SERVICE_NAME]
+            reflection.enable_server_reflection(names, server, pool=_reflection_pool(names))
         return server
 
     async def start(self) -> None:
         if self.settings.device == "cuda":
             check_cuda_provider()
         address = f"{self.settings.host}:{self.settings.grpc_port}"
-        self.grpc_port = self.grpc_server.add_insecure_port(address)
+        if self.tls:
+            self.grpc_port = self.grpc_server.add_secure_port(address,
+                                                              self.tls.grpc_credentials())
+        else:
+            self.grpc_port = self.grpc_server.add_insecure_port(address)
         if not self.grpc_port:
             raise SystemExit(f"cannot bind the gRPC port {address}")
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -148,6 +159,27 @@ class Server:
         await self.start()
         await stop.wait()
         await self.stop()
+
+
+def _tokens(settings: Settings) -> Tokens | None:
+    if settings.token_file is None:
+        return None
+    try:
+        return Tokens.read(settings.token_file, settings.open_health)
+    except (OSError, TokenFileError) as exc:
+        raise SystemExit(f"--token-file: {exc}") from exc
+
+
+def _tls_files(settings: Settings) -> TlsFiles | None:
+    if not (settings.tls_cert or settings.tls_key or settings.tls_client_ca):
+        return None
+    if not (settings.tls_cert and settings.tls_key):
+        raise SystemExit("TLS needs both --tls-cert and --tls-key (and optionally "
+                         "--tls-client-ca for mutual TLS)")
+    for path in (settings.tls_cert, settings.tls_key, settings.tls_client_ca):
+        if path is not None and not path.is_file():
+            raise SystemExit(f"TLS file {path} does not exist")
+    return TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
 
 
 def check_cuda_provider() -> None:

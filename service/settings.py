@@ -83,6 +83,18 @@ class Settings:
         "folder outside the repository (off by default: a client could then run any model file)")
     max_override_mb: int = setting(256, "model control: the most MiB of file: contents one "
                                    "load request may carry")
+    tls_cert: Path | None = setting(
+        None, "PEM certificate chain: serve both ports over TLS (with --tls-key)")
+    tls_key: Path | None = setting(None, "PEM private key of --tls-cert")
+    tls_client_ca: Path | None = setting(
+        None, "PEM CA bundle: mutual TLS, clients must present a certificate it signed")
+    token_file: Path | None = setting(
+        None, "bearer tokens with scopes, one 'TOKEN infer|admin' a line: every call then "
+        "needs 'authorization: Bearer TOKEN' (admin: model load/unload, log/trace settings)")
+    open_health: bool = setting(
+        True, "with --token-file, health checks and /metrics still answer without a token")
+    reflection: bool = setting(True, "gRPC server reflection (lists the services and their "
+                               "messages to tools such as grpcurl)")
 
     @property
     def max_message_bytes(self) -> int:

@@ -18,9 +18,11 @@ log = logging.getLogger(__name__)
 class HttpServer:
     """start() binds and serves in the background; stop() finishes open requests, then closes."""
 
-    def __init__(self, app: FastAPI, *, grace_s: float = 30.0) -> None:
+    def __init__(self, app: FastAPI, *, grace_s: float = 30.0, tls: dict | None = None) -> None:
         self.app = app
         self.grace_s = grace_s
+        self.tls = tls or {}
+        """uvicorn's ssl_* options (service/security.py TlsFiles.uvicorn_options)."""
         self._server: uvicorn.Server | None = None
         self._main_loop: asyncio.Task | None = None
 
@@ -28,7 +30,7 @@ class HttpServer:
         """Bind `host:port` (0: any free port) and serve; returns the bound port."""
         config = uvicorn.Config(self.app, host=host, port=port, log_config=None,
                                 access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=int(self.grace_s) or 1)
+                                timeout_graceful_shutdown=int(self.grace_s) or 1, **self.tls)
         config.load()
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
