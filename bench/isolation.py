@@ -16,6 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.datatypes import NUMPY_BY_DATATYPE  # noqa: E402
+
 from service.runtime import OnnxRuntime, RuntimeOptions  # noqa: E402
 from service.worker import WorkerRuntime  # noqa: E402
 
