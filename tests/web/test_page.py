@@ -222,13 +222,45 @@ def check_transcript(session, answer, sample) -> None:
     assert session.page.locator("ol.segments li").count() == len(answer["segments"])
 
 
+def _colour_near(pixels: np.ndarray, x: float, y: float, colour, radius: int = 3) -> bool:
+    row, column = int(y), int(x)
+    window = pixels[max(0, row - radius):row + radius + 1,
+                    max(0, column - radius):column + radius + 1]
+    return bool(near(window, colour).any())
+
+
+def check_text_lines(session, answer, sample) -> None:
+    texts = session.page.locator("ol.text-lines li").all_inner_texts()
+    assert texts == [line["text"] for line in answer["lines"]]
+    assert answer["lines"], "no text read in the sample"
+    pixels = session.canvas_pixels()
+    scale = np.array([pixels.shape[1] / answer["width"], pixels.shape[0] / answer["height"]])
+    corners = [np.array([p["x"], p["y"]]) * scale for p in answer["lines"][0]["polygon"]]
+    bottom = [corners[2] + (corners[3] - corners[2]) * t for t in np.linspace(0.2, 0.8, 10)]
+    hits = [_colour_near(pixels, x, y, PALETTE[1]) for x, y in bottom]
+    assert np.mean(hits) >= 0.8, "the text polygon is not drawn where the model read the line"
+
+
+def check_pose(session, answer, sample) -> None:
+    people = session.page.locator("ol.people li").all_inner_texts()
+    assert len(people) == len(answer["people"]) >= 1
+    pixels = session.canvas_pixels()
+    scale_x, scale_y = pixels.shape[1] / answer["width"], pixels.shape[0] / answer["height"]
+    last = len(answer["people"]) - 1  # drawn last, so nothing covers its points
+    points = [k for k in answer["people"][last]["keypoints"] if k["score"] >= 0.3]
+    hits = [_colour_near(pixels, k["position"]["x"] * scale_x, k["position"]["y"] * scale_y,
+                         PALETTE[last + 4]) for k in points]
+    assert points and np.mean(hits) >= 0.8, "keypoints not drawn where the model found them"
+
+
 def check_anything_shown(session, answer, sample) -> None:
     assert session.page.inner_text("#output").strip(), "a task the page shows nothing for"
 
 
 CHECKS = {"classify": check_classes, "detect": check_boxes, "segment": check_mask,
           "caption": check_caption, "answer_question": check_answers,
-          "transcribe": check_transcript}
+          "transcribe": check_transcript, "read_text": check_text_lines,
+          "estimate_pose": check_pose}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -323,25 +355,27 @@ def test_fits_a_phone_sized_screen(session):
         assert width <= 390, f"{kind}: the page is {width} px wide on a 390 px screen"
 
 
-@pytest.mark.parametrize("kind", ["detect", "segment"])
+LIVE = {"detect": "ol.detections li", "segment": "#legend .entry", "estimate_pose": "ol.people li"}
+
+
+@pytest.mark.parametrize("kind", [kind for kind in LIVE if kind in KINDS])
 def test_the_webcam_feeds_live_overlays(session, zoo_server, kind):
     """The fake camera shows the sample photos: the page must show what the model finds in
     them (the labels the HTTP API gives for the photos themselves)."""
+    first_served_sample(zoo_server, kind)  # skips when no model serves the task
     found = set()
     for photo in CAMERA_PHOTOS:
         _, answer, _ = post_file(f"{zoo_server.http_url}/tasks/{kind}", photo.read_bytes())
         found |= {d["label"] for d in answer.get("detections", [])}
         found |= {s["label"] for s in answer.get("shares", []) if s["index"] != 0}
+        found |= {"person" for _ in answer.get("people", [])}
     assert found, f"the default {kind} model finds nothing in the camera's photos"
     session.open(kind)
     session.page.click("#camera")
     session.page.wait_for_function(
         "Number(document.getElementById('output').dataset.frames || 0) >= 5", timeout=60_000)
     assert re.fullmatch(r"[\d.]+ frames/s", session.page.inner_text("#fps"))
-    if kind == "detect":
-        shown = session.page.locator("ol.detections li").all_inner_texts()
-    else:
-        shown = session.page.locator("#legend .entry").all_inner_texts()
+    shown = session.page.locator(LIVE[kind]).all_inner_texts()
     labels = {re.sub(r" [\d.]+%.*$", "", entry) for entry in shown}
     assert shown and labels <= found, f"{labels} shown; the model finds {found}"
     session.page.click("#camera")

@@ -32,6 +32,10 @@ export class LiveCamera {
 
   async sendFrame() {
     if (!this.running || this.socket.readyState !== WebSocket.OPEN) return;
+    if (!this.video.videoWidth) {  // no picture yet
+      requestAnimationFrame(() => this.sendFrame());
+      return;
+    }
     const scale = Math.min(1, MAX_SIDE / Math.max(this.video.videoWidth, this.video.videoHeight));
     const canvas = document.createElement("canvas");
     canvas.width = Math.round(this.video.videoWidth * scale);

@@ -76,12 +76,13 @@ export async function drawMask(canvas, classMapPng) {
   context.drawImage(scratch, 0, 0, canvas.width, canvas.height);
 }
 
-// Pose: each person's keypoints ({x, y, score}) and the skeleton's edges (index pairs).
-export function drawPoses(canvas, scale, poses, edges) {
+// Pose: each person's keypoints ({position: {x, y}, score}) and the skeleton's edges
+// (index pairs); keypoints under 0.3 are left out.
+export function drawPoses(canvas, scale, people, edges) {
   const context = canvas.getContext("2d");
   context.lineWidth = lineWidth(canvas);
-  poses.forEach((pose, person) => {
-    const points = pose.keypoints || [];
+  people.forEach((pose, person) => {
+    const points = (pose.keypoints || []).map((k) => ({ ...(k.position || k), score: k.score }));
     context.strokeStyle = colour(person + 1);
     for (const [a, b] of edges) {
       const p = points[a], q = points[b];

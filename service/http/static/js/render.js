@@ -57,6 +57,21 @@ function detectionList(view, detections) {
   view.output.append(list);
 }
 
+function peopleList(view, people) {
+  if (!people.length) {
+    view.output.append(element("p", "", "no one found above the threshold"));
+    return;
+  }
+  const list = element("ol", "people");
+  list.setAttribute("aria-label", "people");
+  for (const person of people) {
+    const seen = person.keypoints.filter((k) => k.score >= 0.3).length;
+    list.append(element("li", "", `person ${(person.score * 100).toFixed(1)}%: ` +
+      `${seen} of ${person.keypoints.length} keypoints`));
+  }
+  view.output.append(list);
+}
+
 function seconds(value) {
   return `${value.toFixed(2)} s`;
 }
@@ -85,8 +100,10 @@ export async function renderResult(result, view) {
     legend(view, result.shares.filter((share) => share.index !== 0));
   }
   if (result.detections && view.image) drawBoxes(view.canvas, scale, result.detections);
-  if (result.poses && view.image) {
-    drawPoses(view.canvas, scale, result.poses, result.edges || COCO_EDGES);
+  if (result.people && view.image) {
+    const edges = result.skeleton?.length
+      ? result.skeleton.map((edge) => [edge.start, edge.end]) : COCO_EDGES;
+    drawPoses(view.canvas, scale, result.people, edges);
   }
   const lines = result.lines || result.texts;
   if (lines && view.image) drawTextPolygons(view.canvas, scale, lines);
@@ -96,6 +113,7 @@ export async function renderResult(result, view) {
     view.output.append(bars(result.shares.map((s) => ({ ...s, score: s.pixelFraction })),
       (s) => s.label, "share of the image per class"));
   }
+  if (result.people) peopleList(view, result.people);
   if (result.classes) view.output.append(bars(result.classes, (c) => c.label, "classes"));
   if (result.caption !== undefined) view.output.append(element("p", "caption", result.caption));
   if (result.answers) view.output.append(bars(result.answers, (a) => a.text, "answers"));
@@ -105,7 +123,7 @@ export async function renderResult(result, view) {
     for (const line of lines) list.append(element("li", "", line.text));
     view.output.append(list);
   }
-  const known = ["classMapPng", "detections", "poses", "lines", "texts", "classes", "caption",
+  const known = ["classMapPng", "detections", "people", "lines", "texts", "classes", "caption",
     "answers", "segments"];
   if (!known.some((field) => field in result)) {
     view.output.append(element("pre", "json", JSON.stringify(result, null, 2)));
