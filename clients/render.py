@@ -37,7 +37,7 @@ def open_image(image: bytes | str | os.PathLike | Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has one fixed size
@@ -76,7 +76,7 @@ def overlay_segmentation(image: bytes | str | os.PathLike | Image.Image, result:
     base = open_image(image)
     class_map = result.class_map
     if class_map.shape != (base.height, base.width):
-        resized = Image.fromarray(class_map).resize(base.size, Image.NEAREST)
+        resized = Image.fromarray(class_map).resize(base.size, Image.Resampling.NEAREST)
         class_map = np.asarray(resized)
     pixels = np.asarray(base, dtype=np.float32)
     colours = colour_mask(class_map).astype(np.float32)
@@ -96,10 +96,10 @@ def with_text(image: bytes | str | os.PathLike | Image.Image, lines: list[str],
     base = open_image(image)
     if base.width < min_width:
         factor = -(-min_width // base.width)
-        base = base.resize((base.width * factor, base.height * factor), Image.NEAREST)
+        base = base.resize((base.width * factor, base.height * factor), Image.Resampling.NEAREST)
     font = _font(max(12, base.width // 22))
     probe = ImageDraw.Draw(base)
-    line_height = max(probe.textbbox((0, 0), "Ag", font=font)[3], 12) + 6
+    line_height = max(int(probe.textbbox((0, 0), "Ag", font=font)[3]), 12) + 6
     canvas = Image.new("RGB", (base.width, base.height + line_height * len(lines) + 8),
                        (255, 255, 255))
     canvas.paste(base, (0, 0))

@@ -16,7 +16,8 @@ from PIL import Image
 
 from .metadata import ImageInput
 
-FILTERS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "nearest": Image.NEAREST}
+FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC,
+           "nearest": Image.Resampling.NEAREST}
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class Placement:
         crop = class_map[y0 : y0 + content_h, x0 : x0 + content_w]
         if crop.shape == (height, width):
             return crop
-        resized = Image.fromarray(crop.astype(np.int32)).resize((width, height), Image.NEAREST)
+        resized = Image.fromarray(crop.astype(np.int32)).resize((width, height),
+                                                                 Image.Resampling.NEAREST)
         return np.asarray(resized)
 
     def _uncrop(self, class_map: np.ndarray) -> np.ndarray:
@@ -73,15 +75,16 @@ def for_input(spec: ImageInput, dims: tuple[int, ...]) -> ImageInput:
 
 def fit(image: Image.Image, spec: ImageInput) -> tuple[np.ndarray, Placement]:
     """A decoded image -> the model's input array [H, W, C] uint8 and its placement."""
-    if spec.image_size is None or spec.image_size == (image.height, image.width):
+    size = spec.image_size
+    if size is None or size == (image.height, image.width):
         placed = image
         placement = Placement(image.size, image.size, (1.0, 1.0), (0, 0))
     elif spec.resize == "letterbox":
-        placed, placement = _letterbox(image, spec)
+        placed, placement = _letterbox(image, spec, size)
     elif spec.resize == "center_crop":
-        placed, placement = _center_crop(image, spec)
+        placed, placement = _center_crop(image, spec, size)
     else:
-        placed, placement = _stretch(image, spec)
+        placed, placement = _stretch(image, spec, size)
     array = np.asarray(placed, dtype=np.uint8)
     if array.ndim == 2:
         array = array[:, :, np.newaxis]
@@ -94,15 +97,17 @@ def fit_array(image: np.ndarray, spec: ImageInput) -> tuple[np.ndarray, Placemen
     return fit(Image.fromarray(np.asarray(squeezed, dtype=np.uint8)), spec)
 
 
-def _stretch(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, Placement]:
-    height, width = spec.image_size
+def _stretch(image: Image.Image, spec: ImageInput,
+             size: tuple[int, int]) -> tuple[Image.Image, Placement]:
+    height, width = size
     placed = image.resize((width, height), FILTERS[spec.interpolation])
     return placed, Placement(image.size, (width, height),
                              (width / image.width, height / image.height), (0, 0))
 
 
-def _letterbox(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, Placement]:
-    height, width = spec.image_size
+def _letterbox(image: Image.Image, spec: ImageInput,
+               size: tuple[int, int]) -> tuple[Image.Image, Placement]:
+    height, width = size
     scale = min(width / image.width, height / image.height)
     content = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     offset = ((width - content[0]) // 2, (height - content[1]) // 2)
@@ -114,9 +119,10 @@ def _letterbox(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, Place
     return canvas, placement
 
 
-def _center_crop(image: Image.Image, spec: ImageInput) -> tuple[Image.Image, Placement]:
+def _center_crop(image: Image.Image, spec: ImageInput,
+                 size: tuple[int, int]) -> tuple[Image.Image, Placement]:
     """torchvision's preset: the shorter side resized to `resize_size`, the centre cut out."""
-    height, width = spec.image_size
+    height, width = size
     shorter = spec.resize_size or min(height, width)
     if image.width <= image.height:
         resized_size = (shorter, int(shorter * image.height / image.width))

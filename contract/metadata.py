@@ -22,9 +22,12 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-S = TypeVar("S")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+S = TypeVar("S", bound="DataclassInstance")
 
 
 class MetadataError(ValueError):
@@ -169,6 +172,7 @@ class SpeechFrontEnd:
     blank_id: int = param(0, "ctc: the blank token's id", minimum=0)
 
     def validate(self) -> None:
+        """Refuse a decoding that cannot follow the front end (MetadataError)."""
         if (self.frontend, self.decoding) not in SPEECH_PIPELINES:
             raise MetadataError("decoding", f"is '{self.decoding}', which cannot follow frontend "
                                             f"'{self.frontend}'; the server runs "
@@ -253,14 +257,17 @@ class ModelMetadata:
 
     @property
     def task(self) -> str:
+        """The task the model serves ("" for none, "component" for a part of another)."""
         return self.info.task
 
     @property
     def default(self) -> bool:
+        """Whether the model is its task's default."""
         return self.info.default
 
     @property
     def description(self) -> str:
+        """One line for model listings."""
         return self.info.description
 
     def section(self, kind: type[S]) -> S:
@@ -271,6 +278,7 @@ class ModelMetadata:
         raise MetadataError("task", f"'{self.task}' has no {kind.__name__} metadata")
 
     def has(self, kind: type) -> bool:
+        """Whether the model carries a section of that kind."""
         return any(isinstance(s, kind) for s in (self.info, self.runtime, *self.sections))
 
     @classmethod
@@ -330,7 +338,7 @@ def parse_metadata(parameters: Mapping[str, str]) -> ModelMetadata:
     kinds = COMMON_SECTIONS + _sections_of(task)
     known = {f.name for kind in kinds for f in dataclasses.fields(kind)}
     _check_unknown_keys(task, values, known)
-    parsed = [_parse_section(kind, values) for kind in kinds]
+    parsed: list[Any] = [_parse_section(kind, values) for kind in kinds]
     metadata = ModelMetadata(parsed[0], parsed[1], tuple(parsed[2:]))
     metadata.validate()
     return metadata
@@ -453,7 +461,7 @@ def parameters_markdown() -> str:
     return "\n".join(lines)
 
 
-def _every_section() -> list[type]:
+def _every_section() -> list[type[Any]]:
     kinds = list(COMMON_SECTIONS)
     for sections in TASK_SECTIONS.values():
         kinds += [k for k in sections if k not in kinds]

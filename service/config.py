@@ -95,13 +95,13 @@ def _complete_tensors(model: str, declared, graph: list[GraphTensor], batch: boo
                          dims=list(tensor.dims[1:] if batch else tensor.dims))
         return
     for entry in declared:
-        tensor = by_name.get(entry.name)
-        if tensor is None:
+        found = by_name.get(entry.name)
+        if found is None:
             raise ModelLoadError(
                 f"model '{model}': config {kind} '{entry.name}' is not in the graph, whose "
                 f"{kind}s are {sorted(by_name)}"
             )
-        expected = tensor.datatype
+        expected = found.datatype
         if entry.data_type == mc.TYPE_INVALID:
             entry.data_type = mc.DataType.Value(config_type_name(expected))
         stated = datatype_from_config(mc.DataType.Name(entry.data_type))
@@ -111,7 +111,7 @@ def _complete_tensors(model: str, declared, graph: list[GraphTensor], batch: boo
                 f"the graph says {expected}"
             )
         if not entry.dims and not entry.HasField("reshape"):
-            entry.dims.extend(tensor.dims[1:] if batch else tensor.dims)
+            entry.dims.extend(found.dims[1:] if batch else found.dims)
     if kind == "input":
         missing = set(by_name) - {e.name for e in declared}
         if missing:

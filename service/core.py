@@ -173,36 +173,44 @@ def check_input_specs(model: LoadedModel, specs: dict[str, tuple[str, tuple[int,
     if missing:
         raise InvalidInput(f"model '{model.name}' needs input {missing}, which the request "
                            "does not carry")
-    batch_sizes = set()
-    for name, (actual, full_shape) in specs.items():
-        spec = declared[name]
-        expected = datatype_from_config(mc.DataType.Name(spec.data_type))
-        if actual != expected:
-            raise InvalidInput(f"input '{name}' of model '{model.name}' must be {expected}, "
-                               f"got {actual}")
-        shape = full_shape
-        dims = tuple(spec.dims)
-        if is_batched(config):
-            if not shape:
-                raise InvalidInput(f"input '{name}' needs a batch dimension first: shape "
-                                   f"[batch, {', '.join(map(str, dims))}]")
-            batch_sizes.add(shape[0])
-            if not 1 <= shape[0] <= config.max_batch_size:
-                raise InvalidInput(f"input '{name}' has batch size {shape[0]}; model "
-                                   f"'{model.name}' takes 1 to {config.max_batch_size}")
-            shape = shape[1:]
-        if not _shape_matches(shape, dims):
-            shown = ([-1] if is_batched(config) else []) + list(dims)
-            raise InvalidInput(f"input '{name}' of model '{model.name}' has shape "
-                               f"{list(full_shape)}, expected {shown} (-1: any size)")
-        if not name.startswith(CACHE_INPUT_PREFIX):
-            _refuse_empty_free_dims(model.name, name, full_shape, dims)
+    checked = [_check_input(model, declared[name], actual, shape)
+               for name, (actual, shape) in specs.items()]
+    batch_sizes = {size for size in checked if size is not None}
     if len(batch_sizes) > 1:
         raise InvalidInput(f"the inputs of one request must share their batch size; got "
                            f"{sorted(batch_sizes)}")
 
 
+def _check_input(model: LoadedModel, spec: mc.ModelInput, actual: str,
+                 full_shape: tuple[int, ...]) -> int | None:
+    """Check one input's datatype and shape; returns its batch size (None: not batched)."""
+    name, max_batch = spec.name, model.config.max_batch_size
+    batched = is_batched(model.config)
+    expected = datatype_from_config(mc.DataType.Name(spec.data_type))
+    if actual != expected:
+        raise InvalidInput(f"input '{name}' of model '{model.name}' must be {expected}, "
+                           f"got {actual}")
+    dims = tuple(spec.dims)
+    batch, shape = None, full_shape
+    if batched:
+        if not shape:
+            raise InvalidInput(f"input '{name}' needs a batch dimension first: shape "
+                               f"[batch, {', '.join(map(str, dims))}]")
+        batch, shape = shape[0], shape[1:]
+        if not 1 <= batch <= max_batch:
+            raise InvalidInput(f"input '{name}' has batch size {batch}; model "
+                               f"'{model.name}' takes 1 to {max_batch}")
+    if not _shape_matches(shape, dims):
+        shown = ([-1] if batched else []) + list(dims)
+        raise InvalidInput(f"input '{name}' of model '{model.name}' has shape "
+                           f"{list(full_shape)}, expected {shown} (-1: any size)")
+    if not name.startswith(CACHE_INPUT_PREFIX):
+        _refuse_empty_free_dims(model.name, name, full_shape, dims)
+    return batch
+
+
 def validate_outputs(model: LoadedModel, outputs: list[str] | None) -> None:
+    """Check requested output names against the model's config; InvalidInput if unknown."""
     if not outputs:
         return
     known = {o.name for o in model.config.output}

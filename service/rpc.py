@@ -51,6 +51,7 @@ class ErrorMapping(grpc.aio.ServerInterceptor):
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
+        """The method's handler, its behaviour wrapped (one wrapper per method, cached)."""
         handler = await continuation(handler_call_details)
         if handler is None:
             return None

@@ -102,10 +102,12 @@ class OnnxRuntime:
 
     @property
     def ready(self) -> bool:
+        """Whether a session is loaded."""
         return self.session is not None
 
     @property
     def on_cuda(self) -> bool:
+        """Whether the model runs on the CUDA provider."""
         return self.options.device == "cuda"
 
     def load(self) -> None:
@@ -163,22 +165,23 @@ class OnnxRuntime:
                   for name, a in inputs.items()}
         try:
             if self.on_cuda:
-                return self._infer_io_binding(inputs, names)
+                return self._infer_io_binding(self.session, inputs, names)
             return dict(zip(names, self.session.run(names, inputs), strict=True))
         except Exception as exc:
             if _is_input_error(exc):
                 raise InvalidInput(f"the model rejected the input: {_ort_reason(exc)}") from exc
             raise
 
-    def _infer_io_binding(self, inputs: dict[str, np.ndarray],
+    @staticmethod
+    def _infer_io_binding(session: ort.InferenceSession, inputs: dict[str, np.ndarray],
                           names: list[str]) -> dict[str, np.ndarray]:
         # Each input crosses PCIe once; outputs are allocated by ORT and copied back once.
-        binding = self.session.io_binding()
+        binding = session.io_binding()
         for name, array in inputs.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(array))
         for name in names:
             binding.bind_output(name, "cuda")
-        self.session.run_with_iobinding(binding)
+        session.run_with_iobinding(binding)
         return dict(zip(names, binding.copy_outputs_to_cpu(), strict=True))
 
     def warm_up(self, batch_size: int = 1) -> None:
@@ -198,4 +201,5 @@ class OnnxRuntime:
             log.warning("warm-up of %s skipped: %s", self.path, str(exc).splitlines()[0])
 
     def unload(self) -> None:
+        """Drop the session (ONNX Runtime frees it once no call holds it)."""
         self.session = None

@@ -254,9 +254,10 @@ def _queue_order(request: _Request) -> tuple[int, float]:
 
 
 def _union_outputs(batch: list[_Request]) -> list[str] | None:
-    if any(r.outputs is None for r in batch):
+    wanted = [r.outputs for r in batch]
+    if any(outputs is None for outputs in wanted):
         return None
-    return sorted({name for r in batch for name in r.outputs})
+    return sorted({name for outputs in wanted if outputs for name in outputs})
 
 
 def _fail(request: _Request, exc: Exception, model_name: str) -> None:

@@ -18,8 +18,10 @@ import multiprocessing
 import signal
 import threading
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -87,14 +89,15 @@ class WorkerRuntime(OnnxRuntime):
               output_names: list[str] | None = None) -> dict[str, np.ndarray]:
         """Run the model in the worker; ModelNotReady (UNAVAILABLE) if the worker dies."""
         with self._lock:
-            if self._process is None:
+            process, conn = self._process, self._conn
+            if process is None or conn is None:
                 raise RuntimeError(f"{self.path} is not loaded")
             message = self._pack(inputs, output_names)
             try:
-                self._conn.send(message)
-                kind, payload = self._conn.recv()
+                conn.send(message)
+                kind, payload = conn.recv()
             except (EOFError, OSError):
-                self._restart_after_crash()
+                self._restart_after_crash(process)
             if kind == "error":
                 raise payload
             return payload
@@ -104,26 +107,27 @@ class WorkerRuntime(OnnxRuntime):
         numeric = {n: a for n, a in inputs.items() if a.dtype != object}
         needed = sum(a.nbytes for a in numeric.values())
         if needed and (self._segment is None or self._segment.size < needed):
-            self._replace_segment(max(_MIN_SEGMENT, needed * 2))
-        placed, offset = {}, 0
+            self._segment = self._new_segment(max(_MIN_SEGMENT, needed * 2))
+        segment = self._segment
+        placed: dict[str, object] = {}
+        offset = 0
         for name, array in inputs.items():
-            if array.dtype == object:
+            if array.dtype == object or segment is None:
                 placed[name] = array
                 continue
-            view = np.ndarray(array.shape, array.dtype, self._segment.buf, offset)
+            view = np.ndarray(array.shape, array.dtype, segment.buf, offset)
             view[...] = array
             placed[name] = (array.dtype.str, array.shape, offset)
             offset += array.nbytes
-        return ("infer", self._segment.name if self._segment else None, placed, output_names)
+        return ("infer", segment.name if segment else None, placed, output_names)
 
-    def _replace_segment(self, size: int) -> None:
+    def _new_segment(self, size: int) -> SharedMemory:
         if self._segment is not None:
             self._segment.close()
             self._segment.unlink()
-        self._segment = SharedMemory(create=True, size=size)
+        return SharedMemory(create=True, size=size)
 
-    def _restart_after_crash(self) -> None:
-        process = self._process
+    def _restart_after_crash(self, process: BaseProcess) -> NoReturn:
         process.join(5)
         how = _describe_exit(process.exitcode)
         log.error("the worker of %s (pid %d) died during a request (%s); restarting it",
@@ -140,7 +144,8 @@ class WorkerRuntime(OnnxRuntime):
         with self._lock:
             if self._process is not None:
                 try:
-                    self._conn.send(("stop",))
+                    if self._conn is not None:
+                        self._conn.send(("stop",))
                 except OSError:
                     pass
                 self._process.join(10)
@@ -177,15 +182,23 @@ def _serve(path: Path, options: RuntimeOptions, conn: Connection) -> None:
             if segment is not None:
                 segment.close()
             segment = SharedMemory(name=segment_name)  # the server's resource tracker owns it
-        inputs = {name: value if isinstance(value, np.ndarray)
-                  else np.ndarray(value[1], np.dtype(value[0]), segment.buf, value[2])
+        inputs = {name: value if isinstance(value, np.ndarray) else _shared(segment, *value)
                   for name, value in placed.items()}
+        reply: tuple[str, object]
         try:
             reply = ("ok", runtime.infer(inputs, output_names))
         except Exception as exc:  # noqa: BLE001 - reported to the parent
             reply = ("error", _portable(exc))
         del inputs
         conn.send(reply)
+
+
+def _shared(segment: SharedMemory | None, dtype: str, shape: tuple[int, ...],
+            offset: int) -> np.ndarray:
+    """An input array the server placed in the shared segment."""
+    if segment is None:
+        raise WorkerError("a numeric input arrived without its shared memory segment")
+    return np.ndarray(shape, np.dtype(dtype), segment.buf, offset)
 
 
 def _portable(exc: Exception) -> Exception:

@@ -1,13 +1,13 @@
-"""python -m toolchain: export PyTorch models to verified, servable model folders.
+r"""python -m toolchain: export PyTorch models to verified, servable model folders.
 
-    python -m toolchain list
-    python -m toolchain export resnet50 --weights resnet50.pth --out exported_models
-    python -m toolchain export resnet18 --weights r18.pth --out exported_models --fp16 --int8 \\
+python -m toolchain list
+python -m toolchain export resnet50 --weights resnet50.pth --out exported_models
+python -m toolchain export resnet18 --weights r18.pth --out exported_models --fp16 --int8 \
         --calibration images/
-    python -m toolchain verify exported_models/resnet50
-    python -m toolchain inspect exported_models/resnet50      (or an architecture name)
-    python -m toolchain train lenet5_mnist --out exported_models [--quick]
-    python -m toolchain import NAME --out exported_models
+python -m toolchain verify exported_models/resnet50
+python -m toolchain inspect exported_models/resnet50      (or an architecture name)
+python -m toolchain train lenet5_mnist --out exported_models [--quick]
+python -m toolchain import NAME --out exported_models
 """
 
 from __future__ import annotations

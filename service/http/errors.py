@@ -45,10 +45,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_exception(request: Request, exc: Exception) -> JSONResponse:
         return response_of(exc)
 
-    async def on_http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, HTTPException):  # registered for HTTPException only
+            return response_of(exc)
         return error_response(exc.status_code, str(exc.detail))
 
-    async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, RequestValidationError):  # registered for it only
+            return response_of(exc)
         problems = "; ".join(_describe(error) for error in exc.errors())
         return error_response(400, f"the request is not valid: {problems}")
 

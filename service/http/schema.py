@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 _SCALARS = {
@@ -34,7 +36,7 @@ def message_schema(descriptor: Descriptor) -> dict:
             "properties": {f.json_name: _field_schema(f) for f in descriptor.fields}}
 
 
-def task_route_openapi(request: Descriptor, response: Descriptor, media_name: str,
+def task_route_openapi(request: Any, response: Any, media_name: str,
                        file_field: str, task: str) -> dict:
     """`openapi_extra` of one task route: options as query parameters, the file as the body or
     a multipart field, the response message as JSON. `x-striate-task` (the model-folder task)

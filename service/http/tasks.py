@@ -14,6 +14,8 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
@@ -48,7 +50,7 @@ def response_descriptor(kind: str) -> Descriptor:
     return pb.TaskResponse.DESCRIPTOR.fields_by_name[kind].message_type
 
 
-def media_field(descriptor: Descriptor) -> str:
+def media_field(descriptor: Any) -> str:  # a protobuf Descriptor (Python or upb)
     """The request's one bytes field: `image` or `audio`."""
     return next(f.name for f in descriptor.fields if f.type == FieldDescriptor.TYPE_BYTES)
 
@@ -77,6 +79,7 @@ def build_request(kind: str, media: bytes, options: dict[str, str]) -> Message:
 
 
 def _parse_option(field: FieldDescriptor, text: str) -> object:
+    kinds: dict[int, tuple[Callable[[str], object], str]]
     kinds = {FieldDescriptor.CPPTYPE_INT32: (int, "a whole number"),
              FieldDescriptor.CPPTYPE_INT64: (int, "a whole number"),
              FieldDescriptor.CPPTYPE_UINT32: (int, "a whole number"),

@@ -45,12 +45,19 @@ _INT64 = {FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT64, FieldDescript
 
 
 def build_router(context: HttpContext) -> APIRouter:
+    """KServe v2 REST with Triton's extensions, over the same data plane as gRPC."""
     router = APIRouter(tags=["KServe v2"])
     plane: DataPlane | None = context.dataplane
     if plane is None:
         return router
     limit = context.settings.max_message_bytes
+    for add_routes in (_model_routes, _repository_routes, _shared_memory_routes,
+                       _settings_routes):
+        add_routes(router, plane, limit)
+    return router
 
+
+def _model_routes(router: APIRouter, plane: DataPlane, limit: int) -> None:
     @router.get("/v2", summary="server metadata")
     def server_metadata() -> JSONResponse:
         return JSONResponse(proto_json(plane.server_metadata()))
@@ -87,6 +94,8 @@ def build_router(context: HttpContext) -> APIRouter:
         result = await plane.infer(infer_request)
         return compressed(infer_response(result, binary_outputs), request)
 
+
+def _repository_routes(router: APIRouter, plane: DataPlane, limit: int) -> None:
     @router.post("/v2/repository/index", summary="every model and its state")
     async def repository_index(request: Request) -> JSONResponse:
         body = await json_body(request, limit)
@@ -110,6 +119,8 @@ def build_router(context: HttpContext) -> APIRouter:
         await plane.unload(name)
         return JSONResponse({})
 
+
+def _shared_memory_routes(router: APIRouter, plane: DataPlane, limit: int) -> None:
     @router.get("/v2/systemsharedmemory/status")
     @router.get("/v2/systemsharedmemory/region/{region}/status")
     def shm_status(region: str = "") -> JSONResponse:
@@ -148,6 +159,8 @@ def build_router(context: HttpContext) -> APIRouter:
     def cuda_unregister(region: str = "") -> JSONResponse:
         return JSONResponse({})  # no CUDA region can be registered
 
+
+def _settings_routes(router: APIRouter, plane: DataPlane, limit: int) -> None:
     @router.get("/v2/trace/setting")
     @router.post("/v2/trace/setting")
     @router.get("/v2/models/{name}/trace/setting")
@@ -163,8 +176,6 @@ def build_router(context: HttpContext) -> APIRouter:
     @router.post("/v2/logging")
     async def log_settings(request: Request) -> JSONResponse:
         return JSONResponse(plane.update_log_settings(await json_body(request, limit)))
-
-    return router
 
 
 def proto_json(message) -> Any:
@@ -326,6 +337,8 @@ def infer_response(result: InferResult, binary_outputs: dict[str, bool]) -> Resp
             entry["parameters"] = {"shared_memory_region": tensor.shm.region,
                                    "shared_memory_offset": tensor.shm.offset,
                                    "shared_memory_byte_size": tensor.shm.byte_size}
+        elif tensor.data is None:
+            raise ValueError(f"output '{tensor.name}' has neither data nor shared memory")
         elif binary_outputs.get(tensor.name, binary_outputs[""]):
             data = tensor_to_bytes(tensor.data, tensor.datatype)
             entry["parameters"] = {"binary_data_size": len(data)}

@@ -83,8 +83,13 @@ async def detect(core: InferenceCore, model: LoadedModel, image: bytes,
     mapped = placement.boxes_to_original(boxes[order])
     labels = labels_of(model, "labels")
     detections = [
-        Detection(tuple(float(v) for v in box), int(c), label(labels, int(c)), float(s))
+        Detection(_corners(box), int(c), label(labels, int(c)), float(s))
         for box, c, s in zip(mapped, classes[order], scores[order])
     ]
     width, height = placement.original_size
     return DetectResult(detections, width, height)
+
+
+def _corners(box: np.ndarray) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return x1, y1, x2, y2

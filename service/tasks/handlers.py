@@ -8,8 +8,7 @@ answer alike by construction. Errors are raised as `StriateError`s; each transpo
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-
-from google.protobuf.message import Message
+from typing import Any
 
 from contract.protocol import striate_tasks_pb2 as pb
 
@@ -24,7 +23,7 @@ from .segment import segment
 from .speech import transcribe
 from .vqa import answer_question
 
-Handler = Callable[[Message], Awaitable[Message]]
+Handler = Callable[[Any], Awaitable[Any]]  # a task's request message -> its response message
 
 TASK_OF_KIND: dict[str, str] = {
     "classify": "classification", "detect": "detection", "segment": "segmentation",
@@ -48,7 +47,7 @@ class TaskHandlers:
         self.core = core
         self.limits = limits or TaskLimits()
 
-    def _model(self, kind: str, request: Message) -> LoadedModel:
+    def _model(self, kind: str, request: Any) -> LoadedModel:
         return resolve_model(self.core, TASK_OF_KIND[kind], request.model, request.version)
 
     def by_kind(self) -> dict[str, Handler]:
@@ -113,8 +112,8 @@ class TaskHandlers:
         response = pb.ListModelsResponse()
         for task in TASKS:
             serving = sorted(m.name for m in models if task_of(m) == task)
-            if serving:
-                default = default_model(models, task)
+            default = default_model(models, task)
+            if serving and default is not None:
                 response.tasks.add(task=task, default_model=default.name, models=serving)
         defaults = {summary.task: summary.default_model for summary in response.tasks}
         for model in sorted(models, key=lambda m: m.name):

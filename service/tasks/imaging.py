@@ -39,7 +39,7 @@ def decode_and_fit(data: bytes, spec: ImageInput,
     """Bytes -> the input array `spec` describes, and its placement in the original's pixels.
     A big JPEG is decoded at a reduced scale that still leaves the fit twice the pixels it
     keeps."""
-    image, original_size = decode_image_reduced(data, limits, spec.channels,
+    image, original_size = decode_image_reduced(data, limits, spec.channels or 3,
                                                 decode_size(spec))
     array, placement = fit(image, spec)
     return array, _on_original(placement, original_size)

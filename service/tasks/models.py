@@ -29,7 +29,7 @@ def default_model(models: list[LoadedModel], task: str) -> LoadedModel | None:
     """The model marked `default: "true"` for the task, else the first by name, else None."""
     candidates = sorted((m for m in models if task_of(m) == task), key=lambda m: m.name)
     marked = [m for m in candidates if is_default(m)]
-    return (marked or candidates or [None])[0]
+    return next(iter(marked or candidates), None)
 
 
 def resolve_model(core: InferenceCore, task: str, name: str = "", version: str = "") -> LoadedModel:
@@ -43,10 +43,10 @@ def resolve_model(core: InferenceCore, task: str, name: str = "", version: str =
                 f"models serve {task}"
             )
         return model
-    model = default_model(core.models(), task)
-    if model is None:
+    default = default_model(core.models(), task)
+    if default is None:
         raise ModelNotFound(f"no ready model serves the task {task}; add one to the repository")
-    return model
+    return default
 
 
 def model_file(model: LoadedModel, filename: str) -> Path:

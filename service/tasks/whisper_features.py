@@ -30,7 +30,7 @@ _SLANEY_BREAK_MEL = _SLANEY_BREAK_HZ / _SLANEY_LINEAR_STEP_HZ  # 15 mels
 _SLANEY_LOG_STEP = np.log(6.4) / 27.0  # above 1 kHz: 27 mels per factor 6.4
 
 
-def hz_to_mel(frequencies: np.ndarray) -> np.ndarray:
+def hz_to_mel(frequencies: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale (as librosa's `htk=False`): linear to 1 kHz, logarithmic above."""
     frequencies = np.asarray(frequencies, dtype=np.float64)
     linear = frequencies / _SLANEY_LINEAR_STEP_HZ
@@ -41,7 +41,7 @@ def hz_to_mel(frequencies: np.ndarray) -> np.ndarray:
     return np.where(frequencies >= _SLANEY_BREAK_HZ, logarithmic, linear)
 
 
-def mel_to_hz(mels: np.ndarray) -> np.ndarray:
+def mel_to_hz(mels: np.ndarray | float) -> np.ndarray:
     """The inverse of `hz_to_mel`."""
     mels = np.asarray(mels, dtype=np.float64)
     linear = mels * _SLANEY_LINEAR_STEP_HZ

@@ -101,6 +101,8 @@ def infer_response(result: InferResult) -> pb.ModelInferResponse:
                 "shared_memory_offset": tensor.shm.offset,
                 "shared_memory_byte_size": tensor.shm.byte_size})
             response.raw_output_contents.append(b"")
-        else:
+        elif tensor.data is not None:
             response.raw_output_contents.append(tensor_to_bytes(tensor.data, tensor.datatype))
+        else:
+            raise ValueError(f"output '{tensor.name}' has neither data nor shared memory")
     return response

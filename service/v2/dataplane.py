@@ -419,8 +419,9 @@ def decode_inputs(inputs: list[InputTensor],
     arrays = {}
     for tensor in inputs:
         if tensor.shm is not None:
+            view = shm.view(tensor.shm, _shm_size(tensor, tensor.shm))
             arrays[tensor.name] = tensor_from_bytes(tensor.name, tensor.datatype, tensor.shape,
-                                                    shm.view(tensor.shm, _shm_size(tensor)))
+                                                    view)
         elif tensor.raw is not None:
             arrays[tensor.name] = tensor_from_bytes(tensor.name, tensor.datatype, tensor.shape,
                                                     tensor.raw)
@@ -437,9 +438,9 @@ def elementwise_count(inputs: list[InputTensor]) -> int:
                if tensor.datatype == "BYTES" or (tensor.shm is None and tensor.raw is None))
 
 
-def _shm_size(tensor: InputTensor) -> int:
+def _shm_size(tensor: InputTensor, region: ShmRef) -> int:
     if tensor.datatype == "BYTES":
-        return tensor.shm.byte_size
+        return region.byte_size
     dtype = NUMPY_BY_DATATYPE.get(tensor.datatype)
     if dtype is None:
         raise InvalidInput(f"input '{tensor.name}' has unknown datatype '{tensor.datatype}'")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,24 +126,22 @@ def _read_weight(data: bytes, offset: int, spec: dict) -> tuple[np.ndarray, int]
     return values.reshape(shape), offset + count * stored.itemsize
 
 
+def _text(encoded: str) -> str:
+    return base64.b64decode(encoded).decode()
+
+
+# attribute value kinds, in the order they are looked for
+_SCALARS: dict[str, Callable[[Any], object]] = {"i": int, "f": float, "b": bool, "s": _text}
+
+
 def _attribute_value(value: dict) -> object:
     if "list" in value:
         items = value["list"]
-        if "i" in items:
-            return [int(v) for v in items["i"]]
-        if "f" in items:
-            return [float(v) for v in items["f"]]
-        if "s" in items:
-            return [base64.b64decode(v).decode() for v in items["s"]]
-        return []
-    if "i" in value:
-        return int(value["i"])
-    if "f" in value:
-        return float(value["f"])
-    if "b" in value:
-        return bool(value["b"])
-    if "s" in value:
-        return base64.b64decode(value["s"]).decode()
+        kind = next((k for k in ("i", "f", "s") if k in items), None)
+        return [_SCALARS[kind](v) for v in items[kind]] if kind else []
+    for kind, convert in _SCALARS.items():
+        if kind in value:
+            return convert(value[kind])
     if "type" in value:
         return TF_DTYPES.get(value["type"], value["type"])
     if "shape" in value:
