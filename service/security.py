@@ -165,7 +165,8 @@ class TlsFiles:
                                            require_client_auth=ca is not None)
 
     def uvicorn_options(self) -> dict:
-        options = {"ssl_certfile": str(self.cert), "ssl_keyfile": str(self.key)}
+        options: dict[str, object] = {"ssl_certfile": str(self.cert),
+                                      "ssl_keyfile": str(self.key)}
         if self.client_ca:
             options |= {"ssl_ca_certs": str(self.client_ca), "ssl_cert_reqs": ssl.CERT_REQUIRED}
         return options
