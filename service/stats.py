@@ -1,4 +1,10 @@
-"""Per-model statistics: the numbers ModelStatistics returns and /metrics exports."""
+"""Per-model statistics: the numbers ModelStatistics returns and /metrics exports.
+
+/metrics carries every counter twice: as `striate_*` (Prometheus naming, `_total` suffix) and
+under Triton's names (`nv_inference_request_success`, ... without the suffix, as Triton
+exports them), so dashboards and autoscalers built for Triton work unchanged. Request latency
+also goes into a histogram, `striate_inference_request_latency_seconds`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,12 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                     10.0, 30.0)
 
 
 @dataclass
@@ -49,6 +60,36 @@ class Metrics:
         self.pending = Gauge("striate_inference_pending_request_count",
                              "Requests waiting in the queue or running", labels,
                              registry=self.registry)
+        self.latency = Histogram("striate_inference_request_latency_seconds",
+                                 "End-to-end request time (successful requests), seconds",
+                                 labels, buckets=LATENCY_BUCKETS_S, registry=self.registry)
+        self.registry.register(TritonNames({
+            "nv_inference_request_success": self.success,
+            "nv_inference_request_failure": self.failure,
+            "nv_inference_count": self.inferences,
+            "nv_inference_exec_count": self.executions,
+            "nv_inference_request_duration_us": self.request_us,
+            "nv_inference_queue_duration_us": self.queue_us,
+            "nv_inference_compute_infer_duration_us": self.compute_us,
+            "nv_inference_pending_request_count": self.pending,
+        }))
+
+
+class TritonNames(Collector):
+    """Our metrics again under Triton's names, samples without the `_total` suffix."""
+
+    def __init__(self, sources: dict[str, Counter | Gauge]) -> None:
+        self.sources = sources
+
+    def collect(self):
+        for name, source in self.sources.items():
+            for family in source.collect():
+                metric = Metric(name, f"{family.documentation} (Triton's name)", family.type)
+                for sample in family.samples:
+                    if sample.name.endswith("_created"):
+                        continue
+                    metric.add_sample(name, sample.labels, sample.value)
+                yield metric
 
 
 @dataclass
@@ -80,6 +121,7 @@ class ModelStats:
         self._inferences = metrics.inferences.labels(**labels)
         self._compute_us = metrics.compute_us.labels(**labels)
         self._pending = metrics.pending.labels(**labels)
+        self._latency = metrics.latency.labels(**labels)
 
     def _labels(self, **extra: str):
         return {"model": self.name, "version": self.version, **extra}
@@ -92,6 +134,7 @@ class ModelStats:
                 self.last_inference_ms = int(time.time() * 1000)
                 self._success.inc()
                 self._request_us.inc(ns / 1000)
+                self._latency.observe(ns / 1e9)
             else:
                 self.fail.add(ns)
                 self.metrics.failure.labels(**self._labels(reason=reason)).inc()

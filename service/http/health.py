@@ -1,9 +1,14 @@
-"""Prometheus /metrics and the v2 health endpoints (what load balancers and probes ask)."""
+"""Prometheus /metrics and the v2 health endpoints (what load balancers and probes ask).
+
+Health answers carry the status (200, or 503 when not ready) and, as the KServe v2 REST
+spec has it, a JSON body: `{"live": true}`, `{"ready": ...}`, `{"name": ..., "ready": ...}`
+(Triton's clients read the status, KServe's read the body).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .context import HttpContext
@@ -11,9 +16,8 @@ from .context import HttpContext
 GET = ["GET", "HEAD"]
 
 
-def _readiness(ready: bool) -> PlainTextResponse:
-    return PlainTextResponse("ready\n" if ready else "not ready\n",
-                             status_code=200 if ready else 503)
+def _readiness(ready: bool, **extra: str) -> JSONResponse:
+    return JSONResponse({**extra, "ready": ready}, status_code=200 if ready else 503)
 
 
 def build_router(context: HttpContext) -> APIRouter:
@@ -23,19 +27,18 @@ def build_router(context: HttpContext) -> APIRouter:
     def metrics() -> Response:
         return Response(generate_latest(context.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @router.api_route("/v2/health/live", methods=GET, response_class=PlainTextResponse,
-                      summary="200 while the process serves")
-    def live() -> PlainTextResponse:
-        return PlainTextResponse("live\n")
+    @router.api_route("/v2/health/live", methods=GET, summary="200 while the process serves")
+    def live() -> JSONResponse:
+        return JSONResponse({"live": True})
 
-    @router.api_route("/v2/health/ready", methods=GET, response_class=PlainTextResponse,
+    @router.api_route("/v2/health/ready", methods=GET,
                       summary="200 once every model is loaded, 503 before and while stopping")
-    def ready() -> PlainTextResponse:
+    def ready() -> JSONResponse:
         return _readiness(context.is_ready())
 
-    @router.api_route("/v2/models/{name}/ready", methods=GET, response_class=PlainTextResponse,
+    @router.api_route("/v2/models/{name}/ready", methods=GET,
                       summary="200 when the model's newest version is ready")
-    def model_ready(name: str) -> PlainTextResponse:
-        return _readiness(context.core.is_ready(name))
+    def model_ready(name: str) -> JSONResponse:
+        return _readiness(context.core.is_ready(name), name=name)
 
     return router

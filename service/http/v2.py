@@ -72,8 +72,9 @@ def _model_routes(router: APIRouter, plane: DataPlane, limit: int) -> None:
         return JSONResponse(proto_json(plane.model_metadata(name, version)))
 
     @router.get("/v2/models/{name}/versions/{version}/ready", summary="200 when ready")
-    def version_ready(name: str, version: str) -> Response:
-        return Response(status_code=200 if plane.model_ready(name, version) else 503)
+    def version_ready(name: str, version: str) -> JSONResponse:
+        ready = plane.model_ready(name, version)
+        return JSONResponse({"name": name, "ready": ready}, status_code=200 if ready else 503)
 
     @router.get("/v2/models/{name}/config", summary="model configuration")
     @router.get("/v2/models/{name}/versions/{version}/config")
