@@ -36,8 +36,8 @@ import onnxruntime as ort
 import tritonclient.grpc.aio as triton_aio
 from tritonclient.utils import np_to_triton_dtype, triton_to_np_dtype
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support.server import running_server  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
+from service.launch import running_server  # noqa: E402
 
 log = logging.getLogger("bench")
 BENCH = Path(__file__).resolve().parent

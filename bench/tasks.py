@@ -29,9 +29,9 @@ import numpy as np
 import tritonclient.grpc.aio as triton
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
 from clients import AsyncClient, StreamItem  # noqa: E402
-from tests.support.server import running_server  # noqa: E402
+from service.launch import running_server  # noqa: E402
 
 
 def _row(name: str, latencies: list[float], seconds: float) -> str:
