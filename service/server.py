@@ -153,12 +153,31 @@ class Server:
 
     async def serve_forever(self) -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+        _handle_stop_signals(asyncio.get_running_loop(), stop)
         await self.start()
         await stop.wait()
         await self.stop()
+
+
+def _handle_stop_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """SIGTERM/SIGINT: the first starts the graceful shutdown, a second is logged and changes
+    nothing (exit 0 still), a third forces the exit. Process-level handlers, not the loop's,
+    so that they also cover the moments after the loop has closed."""
+    received = []
+
+    def on_signal(signum: int, frame) -> None:
+        received.append(signum)
+        if len(received) == 1:
+            loop.call_soon_threadsafe(stop.set)
+        elif len(received) == 2:
+            log.warning("shutdown already under way, finishing in-flight requests; "
+                        "signal once more to force the exit")
+        else:
+            log.error("forced exit before in-flight requests finished")
+            os._exit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
 
 
 def _tokens(settings: Settings) -> Tokens | None:
