@@ -95,6 +95,77 @@ def _mapped(behaviour: Callable) -> Callable:
     return call
 
 
+class MalformedMessages(grpc.aio.ServerInterceptor):
+    """Requests that do not parse (bad protobuf bytes, strings that are not UTF-8) are
+    INVALID_ARGUMENT with a sentence, not UNKNOWN with a Python class name."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        return _checking_requests(handler)
+
+
+class _Malformed:
+    """Stands for a request that did not parse; the behaviour refuses it."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _safe_deserializer(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    owner = getattr(deserialize, "__self__", None)
+    kind = getattr(getattr(owner, "DESCRIPTOR", None), "full_name", "request")
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception:  # noqa: BLE001 - protobuf raises DecodeError and others
+            return _Malformed(f"the request is not a valid {kind} message (malformed protobuf "
+                              "bytes, or a string field that is not UTF-8)")
+    return parse
+
+
+def _checking_requests(handler: Any) -> Any:
+    deserializer = _safe_deserializer(handler.request_deserializer)
+    if handler.unary_unary or handler.unary_stream:
+        kind = "unary_unary" if handler.unary_unary else "unary_stream"
+        behaviour = getattr(handler, kind)
+        if inspect.isasyncgenfunction(behaviour):
+            async def unary_to_stream(request, context):
+                if isinstance(request, _Malformed):
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+                async for item in behaviour(request, context):
+                    yield item
+            checked = unary_to_stream
+        else:
+            async def unary(request, context):
+                if isinstance(request, _Malformed):
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+                return await behaviour(request, context)
+            checked = unary
+        return handler._replace(request_deserializer=deserializer, **{kind: checked})
+    kind = "stream_unary" if handler.stream_unary else "stream_stream"
+    behaviour = getattr(handler, kind)
+
+    async def parsed(requests, context):
+        async for request in requests:
+            if isinstance(request, _Malformed):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            yield request
+
+    if inspect.isasyncgenfunction(behaviour):
+        async def stream(requests, context):
+            async for item in behaviour(parsed(requests, context), context):
+                yield item
+        checked = stream
+    else:
+        async def stream_in(requests, context):
+            return await behaviour(parsed(requests, context), context)
+        checked = stream_in
+    return handler._replace(request_deserializer=deserializer, **{kind: checked})
+
+
 _END = object()
 
 

@@ -24,7 +24,7 @@ from .core import InferenceCore
 from .errors import StriateError
 from .http import HttpContext, HttpServer, build_app
 from .repository import ModelRepository
-from .rpc import ErrorMapping
+from .rpc import ErrorMapping, MalformedMessages
 from .security import TlsFiles, TokenCheck, TokenFileError, Tokens, install_token_check
 from .settings import Settings
 from .stats import Metrics
@@ -78,7 +78,8 @@ class Server:
     def _build_grpc(self) -> grpc.aio.Server:
         limit = self.settings.max_message_bytes
         interceptors = [TokenCheck(self.tokens)] if self.tokens else []
-        server = grpc.aio.server(interceptors=[*interceptors, ErrorMapping()],
+        server = grpc.aio.server(interceptors=[*interceptors, MalformedMessages(),
+                                               ErrorMapping()],
                                  options=[("grpc.max_send_message_length", limit),
                                           ("grpc.max_receive_message_length", limit)])
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(
