@@ -100,10 +100,15 @@ class MalformedMessages(grpc.aio.ServerInterceptor):
     INVALID_ARGUMENT with a sentence, not UNKNOWN with a Python class name."""
 
     async def intercept_service(self, continuation, handler_call_details):
+        """The method's handler with a deserializer that never raises, and a behaviour that
+        refuses what did not parse."""
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler
-        return _checking_requests(handler)
+        deserializer = _safe_deserializer(handler.request_deserializer)
+        if handler.unary_unary or handler.unary_stream:
+            return _checking_one_request(handler, deserializer)
+        return _checking_request_stream(handler, deserializer)
 
 
 class _Malformed:
@@ -126,25 +131,26 @@ def _safe_deserializer(deserialize: Callable[[bytes], Any]) -> Callable[[bytes],
     return parse
 
 
-def _checking_requests(handler: Any) -> Any:
-    deserializer = _safe_deserializer(handler.request_deserializer)
-    if handler.unary_unary or handler.unary_stream:
-        kind = "unary_unary" if handler.unary_unary else "unary_stream"
-        behaviour = getattr(handler, kind)
-        if inspect.isasyncgenfunction(behaviour):
-            async def unary_to_stream(request, context):
-                if isinstance(request, _Malformed):
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-                async for item in behaviour(request, context):
-                    yield item
-            checked = unary_to_stream
-        else:
-            async def unary(request, context):
-                if isinstance(request, _Malformed):
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-                return await behaviour(request, context)
-            checked = unary
-        return handler._replace(request_deserializer=deserializer, **{kind: checked})
+def _checking_one_request(handler: Any, deserializer: Callable) -> Any:
+    kind = "unary_unary" if handler.unary_unary else "unary_stream"
+    behaviour = getattr(handler, kind)
+    if inspect.isasyncgenfunction(behaviour):
+        async def unary_to_stream(request, context):
+            if isinstance(request, _Malformed):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            async for item in behaviour(request, context):
+                yield item
+        checked = unary_to_stream
+    else:
+        async def unary(request, context):
+            if isinstance(request, _Malformed):
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+            return await behaviour(request, context)
+        checked = unary
+    return handler._replace(request_deserializer=deserializer, **{kind: checked})
+
+
+def _checking_request_stream(handler: Any, deserializer: Callable) -> Any:
     kind = "stream_unary" if handler.stream_unary else "stream_stream"
     behaviour = getattr(handler, kind)
 
