@@ -27,9 +27,9 @@ import tritonclient.http as httpclient
 import tritonclient.utils.shared_memory as shm
 from onnx import TensorProto, helper
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.support import models  # noqa: E402
-from tests.support.server import running_server  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
+from service.launch import running_server  # noqa: E402
+from toolchain import graphs  # noqa: E402
 
 CLASSES = 1000
 
@@ -41,8 +41,8 @@ def resnet_shaped_model():
              helper.make_node("Flatten", ["pooled"], ["flat"]),
              helper.make_node("MatMul", ["flat", "w"], ["y"])]
     init = helper.make_tensor("w", TensorProto.FLOAT, [3, CLASSES], weight.ravel().tolist())
-    return models.graph(nodes, [models.tensor("x", TensorProto.FLOAT, ["batch", 3, 224, 224])],
-                        [models.tensor("y", TensorProto.FLOAT, ["batch", CLASSES])], [init])
+    return graphs.graph(nodes, [graphs.tensor("x", TensorProto.FLOAT, ["batch", 3, 224, 224])],
+                        [graphs.tensor("y", TensorProto.FLOAT, ["batch", CLASSES])], [init])
 
 
 class Modes:
@@ -99,7 +99,7 @@ class Modes:
 def measure(batch_size: int, requests: int, rounds: int) -> dict[str, float]:
     batch = np.random.default_rng(1).random((batch_size, 3, 224, 224), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        models.save(resnet_shaped_model(), Path(tmp), "resnet_shaped",
+        graphs.save(resnet_shaped_model(), Path(tmp), "resnet_shaped",
                     config=f"max_batch_size: {batch_size}\n")
         with running_server(Path(tmp), "--max-message-mb", "64") as server:
             modes = Modes(server, batch)

@@ -2,39 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import onnx
 from onnx import TensorProto, helper
 
-from contract.onnx_limits import MAX_IR_VERSION
-
-IR_VERSION = MAX_IR_VERSION
-OPSET = 17
-
-
-def save(model: onnx.ModelProto, repository: Path, name: str, version: int = 1,
-         config: str | None = None) -> Path:
-    """Write `model` as `<repository>/<name>/<version>/model.onnx` (+ config.pbtxt if given)."""
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model)
-    folder = repository / name
-    (folder / str(version)).mkdir(parents=True, exist_ok=True)
-    onnx.save(model, folder / str(version) / "model.onnx")
-    if config is not None:
-        (folder / "config.pbtxt").write_text(config)
-    return folder
-
-
-def graph(nodes, inputs, outputs, initializers=()) -> onnx.ModelProto:
-    return helper.make_model(
-        helper.make_graph(nodes, "test", inputs, outputs, list(initializers)),
-        opset_imports=[helper.make_opsetid("", OPSET)],
-    )
-
-
-def tensor(name: str, elem_type: int, shape: list) -> onnx.ValueInfoProto:
-    return helper.make_tensor_value_info(name, elem_type, shape)
+from toolchain.graphs import IR_VERSION as IR_VERSION
+from toolchain.graphs import OPSET as OPSET
+from toolchain.graphs import graph, tensor
+from toolchain.graphs import save as save
 
 
 def scale_model(elem_type: int = TensorProto.FLOAT, width: int = 4,
