@@ -244,11 +244,12 @@ def read_metadata(folder: Path) -> ModelMetadata:
 
 
 def config_text(config: mc.ModelConfig) -> str:
-    """config.pbtxt in protobuf text format: one line per field, per tensor, per parameter."""
+    """config.pbtxt in protobuf text format: one line per field, per tensor, per parameter
+    (`task` first, then the others by name)."""
     lines = []
     for descriptor, value in config.ListFields():
         if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
-            items = [{key: value[key]} for key in value]
+            items = [{key: value[key]} for key in sorted(value, key=lambda k: (k != "task", k))]
         else:
             items = list(value) if descriptor.label == descriptor.LABEL_REPEATED else [value]
         for item in items:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.log_mel import log_mel_spectrogram
 from contract.metadata import SpeechFrontEnd, SpeechTokens, TextDecoder
 
 from ..codecs import audio_memory_estimate, decode_audio
@@ -97,8 +98,6 @@ async def _transcribe_ctc(core: InferenceCore, model: LoadedModel,
 
 async def _transcribe_window(core: InferenceCore, model: LoadedModel, window: np.ndarray,
                              beam_width: int) -> str:
-    from .whisper_features import log_mel_spectrogram
-
     features = (await asyncio.to_thread(log_mel_spectrogram, window)).astype(np.float32)
     encoded = await infer_one(core, model, {"input_features": features})
     hidden = encoded[output_name(model, "features")]

@@ -17,7 +17,8 @@ from clients.results import (
     Segmentation,
     Transcript,
 )
-from clients.samples import check, load_cases, word_error_rate
+from clients.samples import check, load_cases
+from contract.wer import word_error_rate
 
 
 def test_samples_layout(tmp_path):

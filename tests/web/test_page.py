@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from clients.samples import word_error_rate
 from contract.protocol import striate_tasks_pb2 as pb
+from contract.wer import word_error_rate
 from service.tasks.handlers import TASK_OF_KIND
 from tests.web.conftest import post_file, sample_path, served_models
 from tests.web.media import write_y4m

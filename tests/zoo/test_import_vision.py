@@ -17,6 +17,7 @@ import onnxruntime as ort
 import pytest
 from PIL import Image
 
+from contract.imaging import fit_array
 from tests.support.server import running_server
 from toolchain.model_folder import read_parameters
 from toolchain.tflite import read_tflite, tflite_to_onnx
@@ -26,7 +27,6 @@ from toolchain.tflite.mediapipe import (
     MediapipeUnavailable,
     mediapipe_file,
 )
-from toolchain.tflite.photos import letterbox, stretch
 from toolchain.zoo import import_blazeface, import_selfie
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,10 +80,10 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def faces_in(detector: ort.InferenceSession, photo: np.ndarray, threshold: float):
-    placed, placement = letterbox(photo, 128, 128)
+    placed, placement = fit_array(photo, import_blazeface.IMAGE)
     boxes, scores, labels = detector.run(["boxes", "scores", "labels"], {"image": placed})
     keep = scores >= threshold
-    return placement.boxes_to_photo(boxes[keep]), scores[keep], labels[keep]
+    return placement.boxes_to_original(boxes[keep]), scores[keep], labels[keep]
 
 
 def assert_close_expectations(fresh: dict, committed: dict) -> None:
@@ -175,9 +175,9 @@ def test_importer_reproduces_the_committed_folder(importer, tmp_path):
     for image in expected(samples)["images"]:
         photo = sample(samples, image)
         feed = (
-            {"image": letterbox(photo, 128, 128)[0]}
+            {"image": fit_array(photo, import_blazeface.IMAGE)[0]}
             if importer is import_blazeface
-            else {"image": stretch(photo, 256, 256)[np.newaxis]}
+            else {"image": fit_array(photo, import_selfie.IMAGE)[0][np.newaxis]}
         )
         for a, b in zip(fresh.run(None, feed), old.run(None, feed)):
             np.testing.assert_allclose(a, b, atol=1e-5)
@@ -220,7 +220,8 @@ def test_committed_segmenter_cuts_out_the_person():
     assert labels == ["background", "person"]
     for name, info in expected(PEOPLE_SAMPLES)["images"].items():
         photo = sample(PEOPLE_SAMPLES, name)
-        class_map = segmenter.run(["class_map"], {"image": stretch(photo, 256, 256)[None]})[0]
+        placed = fit_array(photo, import_selfie.IMAGE)[0]
+        class_map = segmenter.run(["class_map"], {"image": placed[None]})[0]
         assert class_map.dtype == np.uint8 and class_map.shape == (1, 256, 256)
         assert set(np.unique(class_map)) <= {0, 1}
         low, high = info["person_share_range"]
@@ -258,13 +259,13 @@ def test_server_serves_the_imported_models(tmp_path):
         assert c.is_model_ready(FACES.name) and c.is_model_ready(PEOPLE.name)
 
         image = triton.InferInput("image", [128, 128, 3], "UINT8")
-        image.set_data_from_numpy(letterbox(photo, 128, 128)[0])
+        image.set_data_from_numpy(fit_array(photo, import_blazeface.IMAGE)[0])
         result = c.infer(FACES.name, [image])
         scores = result.as_numpy("scores")
         assert (scores >= 0.5).sum() == 1
         assert result.as_numpy("boxes").shape == (len(scores), 4)
 
-        batch = np.stack([stretch(photo, 256, 256)] * 2)
+        batch = np.stack([fit_array(photo, import_selfie.IMAGE)[0]] * 2)
         images = triton.InferInput("image", list(batch.shape), "UINT8")
         images.set_data_from_numpy(batch)
         class_map = c.infer(PEOPLE.name, [images]).as_numpy("class_map")

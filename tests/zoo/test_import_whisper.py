@@ -2,7 +2,7 @@
 on a tiny random Whisper, and (when built) the real model on the shipped samples.
 
 Runs in the pytest process that never imports the server's v2 stubs: only
-`service/tasks/whisper_features.py` (numpy only) is imported from the server.
+`contract/log_mel.py` (numpy only) is the server's own front end.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import onnx
 import pytest
 import torch
 
-from service.tasks.whisper_features import log_mel_spectrogram, mel_filter_bank
+from contract.log_mel import log_mel_spectrogram, mel_filter_bank
+from contract.wer import normalise_text, word_errors
 from toolchain.ctranslate2_reader import (
     CTranslate2FormatError,
     CTranslate2Model,
@@ -34,7 +35,6 @@ from toolchain.whisper.audio import (
 from toolchain.whisper.graphs import CachedDecoder
 from toolchain.whisper.importer import import_whisper
 from toolchain.whisper.runtime import load_model_folder, torch_greedy_tokens
-from toolchain.whisper.scoring import normalise_text, word_errors
 from toolchain.whisper.source import CACHE_DIR, special_tokens, suppressed_token_ids
 from toolchain.whisper.weights import ctranslate2_from_whisper, whisper_from_ctranslate2
 from toolchain.zoo import import_whisper as whisper_import

@@ -10,8 +10,8 @@ import onnx
 import torch
 from torch import nn
 
+from contract.log_mel import log_mel_spectrogram
 from contract.metadata import SpeechTokens, TextDecoder
-from service.tasks.whisper_features import log_mel_spectrogram
 from toolchain.model_folder import read_metadata
 from toolchain.whisper.source import MAX_TOKENS, SpecialTokens
 

@@ -1,52 +1,16 @@
-"""Word error rate: text normalisation, word errors, and the evaluation of a runner over
-recordings."""
+"""The word error rate of a runner over recordings (scored by contract/wer.py)."""
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from service.tasks.whisper_features import log_mel_spectrogram
+from contract.log_mel import log_mel_spectrogram
+from contract.wer import normalise_text, word_errors
 from toolchain.whisper.audio import Recording, read_audio
 from toolchain.whisper.runtime import OnnxWhisper
-
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
-         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-
-
-def _number_words(digits: str) -> str:
-    """Numbers below 100 as words ('25' -> 'twenty five'); others digit by digit."""
-    value = int(digits)
-    if len(digits) > 2 or (len(digits) == 2 and digits[0] == "0"):
-        return " ".join(_ONES[int(d)] for d in digits)
-    if value < 20:
-        return _ONES[value]
-    tens, ones = divmod(value, 10)
-    return _TENS[tens] + ("" if ones == 0 else " " + _ONES[ones])
-
-
-def normalise_text(text: str) -> list[str]:
-    """Words for scoring: lower case, digits spelled out, 'mr.' as 'mister', no punctuation."""
-    text = text.lower().replace("mr.", "mister").replace("-", " ")
-    text = re.sub(r"\d+", lambda m: f" {_number_words(m.group())} ", text)
-    text = re.sub(r"[^a-z' ]+", " ", text)
-    return text.split()
-
-
-def word_errors(reference: list[str], hypothesis: list[str]) -> int:
-    """Levenshtein distance in words (substitutions + deletions + insertions)."""
-    previous = list(range(len(hypothesis) + 1))
-    for i, ref_word in enumerate(reference, start=1):
-        current = [i]
-        for j, hyp_word in enumerate(hypothesis, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1,
-                               previous[j - 1] + (ref_word != hyp_word)))
-        previous = current
-    return previous[-1]
 
 
 @dataclass

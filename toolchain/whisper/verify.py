@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from service.tasks.whisper_features import log_mel_spectrogram
+from contract.log_mel import log_mel_spectrogram
 from toolchain.whisper.audio import SAMPLE_RATE, Recording, read_audio
 from toolchain.whisper.graphs import CrossAttentionEncoder
 from toolchain.whisper.runtime import OnnxWhisper, torch_encoder_states, torch_greedy_tokens

@@ -18,10 +18,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from contract.imaging import fit_array
+from contract.metadata import ImageInput
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 from toolchain.tflite import GraphBuilder, TfliteGraph, read_tflite, tflite_to_onnx, translate
 from toolchain.tflite.mediapipe import FACE_DETECTION_SHORT_RANGE, LICENSE, mediapipe_file
-from toolchain.tflite.photos import letterbox, photo, save_sample
+from toolchain.tflite.photos import photo, save_sample
 from toolchain.tflite.reference import run_tflite
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ NAME = "blazeface_faces"
 DESCRIPTION = "BlazeFace short-range face detector (MediaPipe, Apache-2.0), 128x128, letterbox"
 
 SIZE = 128
+IMAGE = ImageInput((SIZE, SIZE), resize="letterbox")  # as the server fits photos
 # MediaPipe's face_detection_short_range.pbtxt and face_detection.pbtxt.
 STRIDES = (8, 16, 16, 16)
 MIN_SCALE, MAX_SCALE = 0.1484375, 0.75
@@ -121,7 +124,7 @@ def _decode_boxes(b: GraphBuilder, regressors: str) -> str:
 
 def model_input(image: np.ndarray) -> np.ndarray:
     """What MediaPipe feeds the network: letterboxed to 128x128, scaled to [-1, 1], batch 1."""
-    placed, _ = letterbox(image, SIZE, SIZE)
+    placed, _ = fit_array(image, IMAGE)
     return (placed.astype(np.float32) * (2 / 255) - 1)[np.newaxis]
 
 
@@ -192,7 +195,7 @@ def verify_detections(
     session = ort.InferenceSession(model.SerializeToString())
     rows = []
     for name, image in images.items():
-        placed, _ = letterbox(image, SIZE, SIZE)
+        placed, _ = fit_array(image, IMAGE)
         reference = mediapipe_detections(**run_tflite(tflite_path, {"input": model_input(image)}))
         boxes, scores, _ = session.run(["boxes", "scores", "labels"], {"image": placed})
         ours = np.concatenate([boxes, scores[:, np.newaxis]], axis=1)[scores >= SCORE_THRESHOLD]
@@ -208,10 +211,10 @@ def verify_detections(
 
 def detect(session: ort.InferenceSession, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Faces in a photo as the server finds them: boxes in photo pixels, scores (>= 0.5)."""
-    placed, placement = letterbox(image, SIZE, SIZE)
+    placed, placement = fit_array(image, IMAGE)
     boxes, scores, _ = session.run(["boxes", "scores", "labels"], {"image": placed})
     keep = scores >= SCORE_THRESHOLD
-    return placement.boxes_to_photo(boxes[keep]), scores[keep]
+    return placement.boxes_to_original(boxes[keep]), scores[keep]
 
 
 def write_samples(session: ort.InferenceSession, samples_dir: Path) -> dict:

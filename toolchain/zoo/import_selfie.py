@@ -17,10 +17,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from contract.imaging import fit_array
+from contract.metadata import ImageInput
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 from toolchain.tflite import GraphBuilder, TfliteGraph, read_tflite, tflite_to_onnx, translate
 from toolchain.tflite.mediapipe import LICENSE, SELFIE_SEGMENTATION, mediapipe_file
-from toolchain.tflite.photos import photo, save_sample, stretch
+from toolchain.tflite.photos import photo, save_sample
 from toolchain.tflite.reference import run_tflite
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ NAME = "selfie_segmenter"
 DESCRIPTION = "MediaPipe selfie segmentation (Apache-2.0): person vs background, 256x256"
 
 SIZE = 256
+IMAGE = ImageInput((SIZE, SIZE))  # stretched, as the server fits photos
 THRESHOLD = 0.5
 MAX_BATCH_SIZE = 8
 LABELS = ["background", "person"]
@@ -52,7 +55,7 @@ def build_graph(graph: TfliteGraph) -> onnx.ModelProto:
 
 def model_input(image: np.ndarray) -> np.ndarray:
     """What MediaPipe feeds the network: stretched to 256x256, scaled to [0, 1], batch 1."""
-    return (stretch(image, SIZE, SIZE).astype(np.float32) / 255)[np.newaxis]
+    return (fit_array(image, IMAGE)[0].astype(np.float32) / 255)[np.newaxis]
 
 
 def verify_translation(tflite_path: Path, images: dict[str, np.ndarray]) -> list[dict]:
@@ -77,7 +80,7 @@ def verify_translation(tflite_path: Path, images: dict[str, np.ndarray]) -> list
 
 def person_share(session: ort.InferenceSession, image: np.ndarray) -> float:
     """Share of the photo's pixels the served graph calls person (server-style stretch)."""
-    class_map = session.run(["class_map"], {"image": stretch(image, SIZE, SIZE)[np.newaxis]})[0]
+    class_map = session.run(["class_map"], {"image": fit_array(image, IMAGE)[0][np.newaxis]})[0]
     return float(class_map.mean())
 
 
