@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
-from service.datatypes import NUMPY_BY_DATATYPE  # noqa: E402
-
+from contract.datatypes import NUMPY_BY_DATATYPE  # noqa: E402
 from service.runtime import OnnxRuntime, RuntimeOptions  # noqa: E402
 from service.worker import WorkerRuntime  # noqa: E402
 
