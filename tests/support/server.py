@@ -1,5 +1,5 @@
 """A real server process for a test: `service.launch`, where tests and bench/ both find it."""
 
-from service.launch import RunningServer, running_server
+from service.launch import ROOT, RunningServer, running_server
 
-__all__ = ["RunningServer", "running_server"]
+__all__ = ["ROOT", "RunningServer", "running_server"]
