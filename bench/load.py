@@ -289,6 +289,20 @@ def as_json(cell: Cell) -> dict:
             **measured, "batches": cell.batches, "mean_batch": cell.mean_batch}
 
 
+def markdown(cells: list[Cell]) -> str:
+    """The README's table: one row per model and scenario."""
+    lines = ["| model | scenario | Striate img/s | bare gRPC img/s | in process img/s | "
+             "Striate / in process | Striate / bare | p50 ms Striate / bare | "
+             "p99 ms Striate / bare | mean batch |", "|" + "---|" * 10]
+    for c in cells:
+        s, b, i = c.striate, c.bare, c.in_process
+        lines.append(f"| {c.model} | {c.scenario} | {s.throughput:.0f} | {b.throughput:.0f} | "
+                     f"{i.throughput:.0f} | {s.throughput / i.throughput:.2f} | "
+                     f"{s.throughput / b.throughput:.2f} | {s.p50_ms:.2f} / {b.p50_ms:.2f} | "
+                     f"{s.p99_ms:.1f} / {b.p99_ms:.1f} | {c.mean_batch:.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model-repository", type=Path, required=True,
@@ -327,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmedian of {args.runs} run(s), {args.duration:.0f} s per measurement, load average "
           f"after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     report(cells)
+    print()
+    print(markdown(cells))
     if args.json:
         args.json.write_text(json.dumps({"median": [as_json(c) for c in cells],
                                          "runs": [[as_json(c) for c in run] for run in runs]},
