@@ -273,6 +273,7 @@ class ModelRepository:
             cuda_options=cuda_options,
             graph_optimization_level=config.optimization.graph.level,
             allow_cpu_fallback=runtime.allow_cpu_fallback,
+            intra_op_spinning=self.settings.intra_op_spinning,
         )
 
 

@@ -42,6 +42,8 @@ class RuntimeOptions:
     """Triton's convention: -1 basic only, 0 all (default), 1 basic and extended."""
     allow_cpu_fallback: bool = False
     """On cuda, allow ONNX Runtime to place nodes without a CUDA kernel on the CPU."""
+    intra_op_spinning: bool = False
+    """Let idle intra-op threads spin for work (ONNX Runtime's default) instead of sleeping."""
 
 
 def _as_onnx_strings(name: str, array: np.ndarray) -> np.ndarray:
@@ -153,6 +155,8 @@ class OnnxRuntime:
         }.get(self.options.graph_optimization_level, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
         if self.on_cuda and not self.options.allow_cpu_fallback:
             options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        options.add_session_config_entry("session.intra_op.allow_spinning",
+                                         "1" if self.options.intra_op_spinning else "0")
         return options
 
     def infer(self, inputs: dict[str, np.ndarray],
