@@ -67,6 +67,7 @@ class Cell:
     bare: Result
     in_process: Result
     batches: dict[int, int] = field(default_factory=dict)  # batch size -> executions
+    queue_ms: float = 0.0  # mean time a request waited in Striate's queue
 
     @property
     def mean_batch(self) -> float:
@@ -156,12 +157,15 @@ def drive_in_process(session: ort.InferenceSession, inputs: dict[str, np.ndarray
                   *_percentiles(latencies))
 
 
-async def batch_counts(url: str, model: str) -> Counter:
-    """Executions per batch size so far, from the server's statistics."""
+async def server_counts(url: str, model: str) -> Counter:
+    """Executions per batch size so far, and the queue's request count and nanoseconds (keys
+    'queue_count', 'queue_ns'), from the server's statistics."""
     async with triton_aio.InferenceServerClient(url) as client:
-        stats = await client.get_inference_statistics(model)
-    return Counter({b.batch_size: b.compute_infer.count
-                    for b in stats.model_stats[0].batch_stats})
+        stats = (await client.get_inference_statistics(model)).model_stats[0]
+    counts = Counter({b.batch_size: b.compute_infer.count for b in stats.batch_stats})
+    counts["queue_count"] = stats.inference_stats.queue.count
+    counts["queue_ns"] = stats.inference_stats.queue.ns
+    return counts
 
 
 @contextmanager
@@ -220,15 +224,17 @@ def measure_model(striate_url: str, repository: Path, model: str, args) -> list[
         for scenario in args.scenarios:
             clients, batch = parse_scenario(scenario)
             inputs = make_inputs(meta, batch)
-            before = asyncio.run(batch_counts(striate_url, model))
+            before = asyncio.run(server_counts(striate_url, model))
             striate = asyncio.run(drive_server("striate", striate_url, model, inputs, clients,
                                                args.duration, args.warmup))
-            formed = asyncio.run(batch_counts(striate_url, model)) - before
+            formed = asyncio.run(server_counts(striate_url, model)) - before
+            queued, queue_ns = formed.pop("queue_count", 0), formed.pop("queue_ns", 0)
             bare = asyncio.run(drive_server("bare grpc.aio", bare_url, model, inputs, clients,
                                             args.duration, args.warmup))
             local = drive_in_process(session, inputs, args.in_process_threads, args.duration,
                                      args.warmup)
-            cell = Cell(model, scenario, striate, bare, local, dict(sorted(formed.items())))
+            cell = Cell(model, scenario, striate, bare, local, dict(sorted(formed.items())),
+                        queue_ns / max(1, queued) / 1e6)
             log.info("%s", format_row(cell))
             cells.append(cell)
     return cells
@@ -248,12 +254,12 @@ def median_cell(runs: list[Cell]) -> Cell:
         batches.update(cell.batches)
     return Cell(runs[0].model, runs[0].scenario, median([c.striate for c in runs]),
                 median([c.bare for c in runs]), median([c.in_process for c in runs]),
-                dict(sorted(batches.items())))
+                dict(sorted(batches.items())), statistics.median(c.queue_ms for c in runs))
 
 
 HEADER = (f"{'model':<20} {'scenario':<7} {'striate/s':>9} {'bare/s':>8} {'in-proc/s':>9} "
           f"{'/in-proc':>8} {'/bare':>6} {'p50 ms':>7} {'bare p50':>8} {'p99 ms':>7} "
-          f"{'bare p99':>8} {'mean batch':>10}")
+          f"{'bare p99':>8} {'mean batch':>10} {'queue ms':>8}")
 
 
 def format_row(cell: Cell) -> str:
@@ -261,7 +267,7 @@ def format_row(cell: Cell) -> str:
     return (f"{cell.model:<20} {cell.scenario:<7} {s.throughput:9.1f} {b.throughput:8.1f} "
             f"{i.throughput:9.1f} {s.throughput / i.throughput:8.2f} "
             f"{s.throughput / b.throughput:6.2f} {s.p50_ms:7.2f} {b.p50_ms:8.2f} "
-            f"{s.p99_ms:7.2f} {b.p99_ms:8.2f} {cell.mean_batch:10.2f}")
+            f"{s.p99_ms:7.2f} {b.p99_ms:8.2f} {cell.mean_batch:10.2f} {cell.queue_ms:8.2f}")
 
 
 def report(cells: list[Cell]) -> None:
@@ -293,13 +299,14 @@ def markdown(cells: list[Cell]) -> str:
     """The README's table: one row per model and scenario."""
     lines = ["| model | scenario | Striate img/s | bare gRPC img/s | in process img/s | "
              "Striate / in process | Striate / bare | p50 ms Striate / bare | "
-             "p99 ms Striate / bare | mean batch |", "|" + "---|" * 10]
+             "p99 ms Striate / bare | mean batch | mean queue ms |", "|" + "---|" * 11]
     for c in cells:
         s, b, i = c.striate, c.bare, c.in_process
         lines.append(f"| {c.model} | {c.scenario} | {s.throughput:.0f} | {b.throughput:.0f} | "
                      f"{i.throughput:.0f} | {s.throughput / i.throughput:.2f} | "
                      f"{s.throughput / b.throughput:.2f} | {s.p50_ms:.2f} / {b.p50_ms:.2f} | "
-                     f"{s.p99_ms:.1f} / {b.p99_ms:.1f} | {c.mean_batch:.1f} |")
+                     f"{s.p99_ms:.1f} / {b.p99_ms:.1f} | {c.mean_batch:.1f} | "
+                     f"{c.queue_ms:.2f} |")
     return "\n".join(lines)
 
 
