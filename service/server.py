@@ -23,6 +23,7 @@ from contract.protocol import grpc_service_pb2_grpc as pb_grpc
 from .core import InferenceCore
 from .errors import StriateError
 from .http import HttpContext, HttpServer, build_app
+from .http.guard import HttpLimits
 from .repository import ModelRepository
 from .rpc import ErrorMapping, MalformedMessages
 from .security import TlsFiles, TokenCheck, TokenFileError, Tokens, install_token_check
@@ -71,7 +72,10 @@ class Server:
         if self.tokens:
             install_token_check(app, self.tokens)
         self.http = HttpServer(app, grace_s=settings.shutdown_grace,
-                               tls=self.tls.uvicorn_options() if self.tls else {})
+                               tls=self.tls.uvicorn_options() if self.tls else {},
+                               limits=HttpLimits(settings.http_request_timeout,
+                                                 settings.http_idle_timeout,
+                                                 settings.http_max_connections))
         self.grpc_port = 0
         self.http_port = 0
 

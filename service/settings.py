@@ -87,6 +87,13 @@ class Settings:
         "folder outside the repository (off by default: a client could then run any model file)")
     max_override_mb: int = setting(256, "model control: the most MiB of file: contents one "
                                    "load request may carry")
+    http_request_timeout: float = setting(
+        30.0, "HTTP: seconds a client has to send a whole request, headers and body; slower "
+        "connections are closed")
+    http_idle_timeout: float = setting(5.0, "HTTP: seconds an idle keep-alive connection "
+                                       "stays open")
+    http_max_connections: int = setting(1000, "HTTP: open connections at most; more are "
+                                        "closed at once")
     tls_cert: Path | None = setting(
         None, "PEM certificate chain: serve both ports over TLS (with --tls-key)")
     tls_key: Path | None = setting(None, "PEM private key of --tls-cert")

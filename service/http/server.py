@@ -12,14 +12,18 @@ import logging
 import uvicorn
 from fastapi import FastAPI
 
+from .guard import GuardedH11Protocol, HttpLimits
+
 log = logging.getLogger(__name__)
 
 
 class HttpServer:
     """start() binds and serves in the background; stop() finishes open requests, then closes."""
 
-    def __init__(self, app: FastAPI, *, grace_s: float = 30.0, tls: dict | None = None) -> None:
+    def __init__(self, app: FastAPI, *, grace_s: float = 30.0, tls: dict | None = None,
+                 limits: HttpLimits | None = None) -> None:
         self.app = app
+        self.limits = limits or HttpLimits()
         self.grace_s = grace_s
         self.tls = tls or {}
         """uvicorn's ssl_* options (service/security.py TlsFiles.uvicorn_options)."""
@@ -30,7 +34,10 @@ class HttpServer:
         """Bind `host:port` (0: any free port) and serve; returns the bound port."""
         config = uvicorn.Config(self.app, host=host, port=port, log_config=None,
                                 access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=int(self.grace_s) or 1, **self.tls)
+                                timeout_graceful_shutdown=int(self.grace_s) or 1,
+                                http=GuardedH11Protocol.with_limits(self.limits),
+                                timeout_keep_alive=int(self.limits.idle_timeout_s) or 1,
+                                **self.tls)
         config.load()
         server = uvicorn.Server(config)
         server.lifespan = config.lifespan_class(config)
