@@ -173,13 +173,15 @@ def _checking_request_stream(handler: Any, deserializer: Callable) -> Any:
 
 
 _END = object()
+STREAM_WINDOW = 64
+"""Requests of one stream in flight at once; the stream reads no further until one finishes."""
 
 
 async def bounded_stream(
     requests: AsyncIterator[Request],
     serve: Callable[[Request], Awaitable[Response]],
     answer_error: Callable[[Request, Exception], Response],
-    window: int,
+    window: int = STREAM_WINDOW,
 ) -> AsyncIterator[Response]:
     """Serve each request as it arrives, at most `window` at once; yield answers as they finish.
 

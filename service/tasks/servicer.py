@@ -25,7 +25,6 @@ from .limits import TaskLimits
 
 log = logging.getLogger(__name__)
 
-STREAM_WINDOW = 64  # requests of one stream in flight at once
 
 
 class TaskServicer(pb_grpc.TaskServiceServicer):
@@ -84,9 +83,9 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
 
     async def Stream(self, request_iterator: AsyncIterator[pb.TaskRequest],  # noqa: N802
                      context: grpc.aio.ServicerContext) -> AsyncIterator[pb.TaskResponse]:
-        """Serves requests as they arrive, up to STREAM_WINDOW at once; answers as they finish."""
-        async for response in bounded_stream(request_iterator, self._stream_one, _stream_error,
-                                             STREAM_WINDOW):
+        """Serves requests as they arrive, up to rpc.STREAM_WINDOW at once; answers as they
+        finish."""
+        async for response in bounded_stream(request_iterator, self._stream_one, _stream_error):
             yield response
 
 

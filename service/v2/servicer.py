@@ -13,8 +13,6 @@ from .dataplane import DataPlane
 
 log = logging.getLogger(__name__)
 
-STREAM_CONCURRENCY = 64
-
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
     """`inference.GRPCInferenceService`, as tritonclient and KServe clients call it."""
@@ -51,7 +49,7 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         they finish, with their ids. A failed request answers with error_message and the
         stream goes on."""
         async for response in bounded_stream(request_iterator, self._stream_one,
-                                             _stream_error, STREAM_CONCURRENCY):
+                                             _stream_error):
             yield response
 
     async def _stream_one(self, request: pb.ModelInferRequest) -> pb.ModelStreamInferResponse:
