@@ -335,9 +335,8 @@ def infer_response(result: InferResult, binary_outputs: dict[str, bool]) -> Resp
         entry: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype,
                                  "shape": tensor.shape}
         if tensor.shm is not None:
-            entry["parameters"] = {"shared_memory_region": tensor.shm.region,
-                                   "shared_memory_offset": tensor.shm.offset,
-                                   "shared_memory_byte_size": tensor.shm.byte_size}
+            pass  # in the client's shared memory; no parameters (Triton's C++ client reads
+            # every output's parameters as binary data)
         elif tensor.data is None:
             raise ValueError(f"output '{tensor.name}' has neither data nor shared memory")
         elif binary_outputs.get(tensor.name, binary_outputs[""]):
