@@ -190,6 +190,14 @@ class SpeechTokens:
     eos_token_id: int = param(-1, "the id that ends a window's text (-1: none)", minimum=-1)
 
 
+@dataclass(frozen=True)
+class ComponentFiles:
+    """Components: files that travel with a decoder for reference (the task model decodes)."""
+
+    title: ClassVar[str] = "component files"
+    vocabulary: str = param("", "the decoder's word list beside the config, if it has one")
+
+
 # ---------------------------------------------------------------------------------------------
 # tasks
 
@@ -234,7 +242,7 @@ register_task("segmentation", ImageInput)
 register_task("captioning", ImageInput, TextDecoder, Vocabulary, check=_needs_decoder)
 register_task("vqa", ImageInput, Question)
 register_task("speech", SpeechFrontEnd, TextDecoder, SpeechTokens, check=_speech_seq2seq)
-register_task("component", TextDecoder, Vocabulary)
+register_task("component", TextDecoder, ComponentFiles)
 register_task("")
 
 
@@ -309,13 +317,17 @@ class ModelMetadata:
             check(self)
 
     def to_parameters(self) -> dict[str, str]:
-        """config.pbtxt `parameters`: `task`, then every value that differs from its default."""
+        """config.pbtxt `parameters`: `task`, what differs from the defaults of the common
+        sections, and every set value of the task's sections (explicit, self-describing)."""
         written = {"task": self.task}
-        for section in (self.info, self.runtime, *self.sections):
-            for spec in dataclasses.fields(section):
-                value = getattr(section, spec.name)
-                if spec.name != "task" and value != spec.default:
-                    written[spec.name] = format_value(value)
+        for section in (self.info, self.runtime):
+            written.update({spec.name: format_value(getattr(section, spec.name))
+                            for spec in dataclasses.fields(section)
+                            if spec.name != "task" and getattr(section, spec.name) != spec.default})
+        for section in self.sections:
+            written.update({spec.name: format_value(getattr(section, spec.name))
+                            for spec in dataclasses.fields(section)
+                            if getattr(section, spec.name) not in (None, "", ())})
         return written
 
 

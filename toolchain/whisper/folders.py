@@ -11,6 +11,7 @@ from pathlib import Path
 import onnx
 from torch import nn
 
+from contract.metadata import ModelMetadata, SpeechFrontEnd, SpeechTokens, TextDecoder
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 from toolchain.whisper.audio import SAMPLE_RATE
 from toolchain.whisper.graphs import past_names, present_names
@@ -39,29 +40,21 @@ def decoder_folder_specs(config) -> tuple[list[TensorSpec], list[TensorSpec]]:
     return inputs, outputs
 
 
-def task_parameters(name: str, special: SpecialTokens, max_tokens: int) -> dict[str, str]:
-    return {
-        "task": "speech",
-        "default": "true",
-        "description": "English speech to text: Whisper tiny.en (OpenAI), greedy, 30 s windows",
-        "frontend": "whisper_log_mel",
-        "decoding": "seq2seq",
-        "decoder": f"{name}_decoder",
-        "decoder_kind": "kv_cache",
-        "tokenizer": "tokenizer.json",
-        "bos_token_ids": ",".join(str(t) for t in special.prompt),
-        "eos_token_id": str(special.end),
-        "max_tokens": str(max_tokens),
-        "sample_rate": str(SAMPLE_RATE),
-    }
+def task_parameters(name: str, special: SpecialTokens, max_tokens: int) -> ModelMetadata:
+    return ModelMetadata.build(
+        "speech",
+        SpeechFrontEnd("whisper_log_mel", "seq2seq", SAMPLE_RATE),
+        TextDecoder(f"{name}_decoder", "kv_cache", max_tokens),
+        SpeechTokens("tokenizer.json", tuple(special.prompt), special.end),
+        default=True,
+        description="English speech to text: Whisper tiny.en (OpenAI), greedy, 30 s windows",
+    )
 
 
-def decoder_parameters(name: str) -> dict[str, str]:
-    return {
-        "task": "component",
-        "description": f"Whisper tiny.en decoder with cached keys and values, for {name}",
-        "decoder_kind": "kv_cache",
-    }
+def decoder_parameters(name: str) -> ModelMetadata:
+    return ModelMetadata.build(
+        "component", TextDecoder(decoder_kind="kv_cache"),
+        description=f"Whisper tiny.en decoder with cached keys and values, for {name}")
 
 
 @dataclass

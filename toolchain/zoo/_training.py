@@ -12,7 +12,6 @@ Not a zoo entry: discovery (toolchain/zoo/__init__.py) imports `train_*` and `im
 from __future__ import annotations
 
 import io
-import json
 import logging
 import random
 import shutil
@@ -31,6 +30,7 @@ from tqdm import tqdm
 
 from toolchain.datasets.digits import ImageSplit
 from toolchain.model_folder import onnx_facts
+from toolchain.zoo._publish import write_expected
 
 log = logging.getLogger(__name__)
 
@@ -286,13 +286,6 @@ def run_metrics(losses: list[float], quick: bool) -> dict:
     return {"final_train_loss": round(losses[-1], 4), "measured_on": "onnxruntime", "quick": quick}
 
 
-def write_metrics(folder: Path, metrics: dict) -> Path:
-    """metrics.json beside the config: the held-out metrics measured on the ONNX model."""
-    path = Path(folder) / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    return path
-
-
 SAMPLE_SELECTION = (
     "held-out items (never trained on) that the committed model answers correctly, so the "
     "demo and the tests show what it does; its accuracy over all held-out items is in "
@@ -315,9 +308,8 @@ def write_samples(folder: Path, model: str, task: str, samples: list[dict]) -> P
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     document = {"model": model, "task": task, "selection": SAMPLE_SELECTION, "samples": samples}
-    path = folder / "expected.json"
-    path.write_text(json.dumps(document, indent=2) + "\n")
-    return path
+    write_expected(folder, document)
+    return folder / "expected.json"
 
 
 def accuracy(predicted: np.ndarray, truth: np.ndarray) -> float:

@@ -9,7 +9,6 @@ The translation is verified against LiteRT running the original file.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -19,12 +18,19 @@ import onnx
 import onnxruntime as ort
 
 from contract.imaging import fit_array
-from contract.metadata import ImageInput
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
+from contract.metadata import DetectionThresholds, ImageInput, ModelMetadata
+from toolchain.model_folder import ModelCard, onnx_facts
 from toolchain.tflite import GraphBuilder, TfliteGraph, read_tflite, tflite_to_onnx, translate
 from toolchain.tflite.mediapipe import FACE_DETECTION_SHORT_RANGE, LICENSE, mediapipe_file
 from toolchain.tflite.photos import photo, save_sample
 from toolchain.tflite.reference import run_tflite
+from toolchain.zoo._publish import (
+    detection_outputs,
+    image_tensor,
+    json_text,
+    publish,
+    write_expected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -233,8 +239,7 @@ def write_samples(session: ort.InferenceSession, samples_dir: Path) -> dict:
             "width": saved.shape[1],
             "height": saved.shape[0],
         }
-    (samples_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    return expected
+    return write_expected(samples_dir, expected)
 
 
 def main(out_dir: Path, *, quick: bool = False) -> Path:
@@ -255,35 +260,21 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     session = ort.InferenceSession(model.SerializeToString())
     expected = write_samples(session, out_dir / "samples" / NAME)
     card = _card(model, graph, rows, detection_rows, expected)
-    folder = write_model_folder(
+    folder = publish(
         out_dir,
         NAME,
         model,
-        inputs=[TensorSpec("image", "UINT8", [SIZE, SIZE, 3], format="NHWC")],
-        outputs=[
-            TensorSpec("boxes", "FP32", [-1, 4]),
-            TensorSpec("scores", "FP32", [-1]),
-            TensorSpec("labels", "INT64", [-1], label_filename="labels.txt"),
-        ],
+        metadata=ModelMetadata.build("detection", IMAGE, DetectionThresholds(SCORE_THRESHOLD),
+                                     description=DESCRIPTION),
+        inputs=[image_tensor(IMAGE)],
+        outputs=detection_outputs(),
         max_batch_size=0,
-        parameters={
-            "task": "detection",
-            "description": DESCRIPTION,
-            "image_size": f"{SIZE},{SIZE}",
-            "resize": "letterbox",
-            "pad_value": "0",
-            "score_threshold": str(SCORE_THRESHOLD),
-        },
         labels=["face"],
         files={
             "LICENSE": mediapipe_file(LICENSE),
-            "verification.json": json.dumps(
-                {"raw_outputs": rows, "detections": detection_rows}, indent=2
-            )
-            + "\n",
+            "verification.json": json_text({"raw_outputs": rows, "detections": detection_rows}),
         },
         card=card,
-        overwrite=True,
     )
     log.info("worst raw difference against LiteRT: %.3g", worst)
     return folder

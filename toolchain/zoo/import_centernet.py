@@ -12,7 +12,6 @@ The translation is verified against TF.js (pure-JS CPU backend in node) on real 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from pathlib import Path
@@ -23,11 +22,18 @@ import onnxruntime as ort
 
 from contract.imaging import fit_array
 from contract.metadata import DetectionThresholds, ImageInput, ModelMetadata
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
+from toolchain.model_folder import ModelCard, onnx_facts
 from toolchain.tfjs import TfjsGraph, human_file, human_model, read_tfjs, run_tfjs, translate
 from toolchain.tfjs.human_models import PACKAGE, VERSION
 from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo, save_sample
+from toolchain.zoo._publish import (
+    detection_outputs,
+    image_tensor,
+    json_text,
+    publish,
+    write_expected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +241,7 @@ def write_samples(session: ort.InferenceSession, samples_dir: Path, labels: list
             "width": saved.shape[1],
             "height": saved.shape[0],
         }
-    (samples_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    return expected
+    return write_expected(samples_dir, expected)
 
 
 def milliseconds_per_image(session: ort.InferenceSession, runs: int = 20) -> float:
@@ -272,32 +277,24 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     expected = write_samples(session, out_dir / "samples" / NAME, labels)
     speed = milliseconds_per_image(session)
     card = _card(model, graph, head_rows, detection_rows, resizing_rows, expected, speed)
-    folder = write_model_folder(
+    folder = publish(
         out_dir,
         NAME,
         model,
-        inputs=[TensorSpec("image", "UINT8", [SIZE, SIZE, 3], format="NHWC")],
-        outputs=[
-            TensorSpec("boxes", "FP32", [-1, 4]),
-            TensorSpec("scores", "FP32", [-1]),
-            TensorSpec("labels", "INT64", [-1], label_filename="labels.txt"),
-        ],
-        max_batch_size=0,
-        parameters=ModelMetadata.build(
+        metadata=ModelMetadata.build(
             "detection", IMAGE, DetectionThresholds(SCORE_THRESHOLD), default=True,
             description=DESCRIPTION,
-        ).to_parameters(),
+        ),
+        inputs=[image_tensor(IMAGE)],
+        outputs=detection_outputs(),
+        max_batch_size=0,
         labels=labels,
         files={
             "LICENSE": human_file("package/LICENSE"),
-            "verification.json": json.dumps(
-                {"heads": head_rows, "detections": detection_rows, "resizing": resizing_rows},
-                indent=2,
-            )
-            + "\n",
+            "verification.json": json_text(
+                {"heads": head_rows, "detections": detection_rows, "resizing": resizing_rows}),
         },
         card=card,
-        overwrite=True,
     )
     log.info("worst relative head difference against TF.js: %.3g", worst)
     return folder

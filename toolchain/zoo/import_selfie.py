@@ -9,7 +9,6 @@ Convolution2DTransposeBias included). The served graph takes uint8 images, scale
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -18,12 +17,13 @@ import onnx
 import onnxruntime as ort
 
 from contract.imaging import fit_array
-from contract.metadata import ImageInput
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
+from contract.metadata import ImageInput, ModelMetadata
+from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts
 from toolchain.tflite import GraphBuilder, TfliteGraph, read_tflite, tflite_to_onnx, translate
 from toolchain.tflite.mediapipe import LICENSE, SELFIE_SEGMENTATION, mediapipe_file
 from toolchain.tflite.photos import photo, save_sample
 from toolchain.tflite.reference import run_tflite
+from toolchain.zoo._publish import image_tensor, json_text, publish, write_expected
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ NAME = "selfie_segmenter"
 DESCRIPTION = "MediaPipe selfie segmentation (Apache-2.0): person vs background, 256x256"
 
 SIZE = 256
-IMAGE = ImageInput((SIZE, SIZE))  # stretched, as the server fits photos
+IMAGE = ImageInput((SIZE, SIZE), resize="stretch")  # stretched, as the server fits photos
 THRESHOLD = 0.5
 MAX_BATCH_SIZE = 8
 LABELS = ["background", "person"]
@@ -99,8 +99,7 @@ def write_samples(session: ort.InferenceSession, samples_dir: Path) -> dict:
             "width": saved.shape[1],
             "height": saved.shape[0],
         }
-    (samples_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    return expected
+    return write_expected(samples_dir, expected)
 
 
 def main(out_dir: Path, *, quick: bool = False) -> Path:
@@ -118,26 +117,17 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         raise RuntimeError(f"ONNX translation differs from LiteRT by {worst:.3g} > {TOLERANCE}")
     session = ort.InferenceSession(model.SerializeToString())
     expected = write_samples(session, out_dir / "samples" / NAME)
-    folder = write_model_folder(
+    folder = publish(
         out_dir,
         NAME,
         model,
-        inputs=[TensorSpec("image", "UINT8", [SIZE, SIZE, 3], format="NHWC")],
+        metadata=ModelMetadata.build("segmentation", IMAGE, description=DESCRIPTION),
+        inputs=[image_tensor(IMAGE)],
         outputs=[TensorSpec("class_map", "UINT8", [SIZE, SIZE], label_filename="labels.txt")],
         max_batch_size=MAX_BATCH_SIZE,
-        parameters={
-            "task": "segmentation",
-            "description": DESCRIPTION,
-            "image_size": f"{SIZE},{SIZE}",
-            "resize": "stretch",
-        },
         labels=LABELS,
-        files={
-            "LICENSE": mediapipe_file(LICENSE),
-            "verification.json": json.dumps(rows, indent=2) + "\n",
-        },
+        files={"LICENSE": mediapipe_file(LICENSE), "verification.json": json_text(rows)},
         card=_card(model, graph, rows, expected),
-        overwrite=True,
     )
     log.info("worst probability difference against LiteRT: %.3g", worst)
     return folder

@@ -18,13 +18,15 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from contract.metadata import ImageInput, ModelMetadata, Question
 from toolchain.datasets.easyvqa import (
     VqaSplit,
     easy_vqa,
     encode_questions,
     question_tokenizer,
 )
-from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.model_folder import ModelCard, TensorSpec
+from toolchain.zoo._publish import image_tensor, publish
 from toolchain.zoo._training import (
     Batch,
     UInt8Images,
@@ -38,7 +40,6 @@ from toolchain.zoo._training import (
     samples_folder,
     seed_everything,
     trained_here,
-    write_metrics,
     write_samples,
 )
 
@@ -193,14 +194,15 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         "epochs": epochs,
         **run_metrics(losses, quick),
     }
-    folder = write_model_folder(
+    image = ImageInput((IMAGE_SIZE, IMAGE_SIZE), resize="stretch")
+    question = Question("tokenizer.json", QUESTION_TOKENS)
+    folder = publish(
         out_dir,
         NAME,
         onnx_model,
-        inputs=[
-            TensorSpec("image", "UINT8", [IMAGE_SIZE, IMAGE_SIZE, 3], format="NHWC"),
-            TensorSpec("question", "INT64", [QUESTION_TOKENS]),
-        ],
+        metadata=ModelMetadata.build("vqa", image, question, default=True,
+                                     description=DESCRIPTION),
+        inputs=[image_tensor(image), TensorSpec("question", "INT64", [QUESTION_TOKENS])],
         outputs=[
             TensorSpec(
                 "probabilities",
@@ -210,21 +212,11 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
             )
         ],
         max_batch_size=64,
-        parameters={
-            "task": "vqa",
-            "default": "true",
-            "description": DESCRIPTION,
-            "image_size": f"{IMAGE_SIZE},{IMAGE_SIZE}",
-            "resize": "stretch",
-            "tokenizer": "tokenizer.json",
-            "max_question_tokens": str(QUESTION_TOKENS),
-        },
         labels=train_split.answer_names,
-        files={"tokenizer.json": tokenizer.to_str(pretty=True)},
+        files={question.tokenizer: tokenizer.to_str(pretty=True)},
         card=model_card(onnx_model, metrics, exported.verification),
-        overwrite=True,
+        metrics=metrics,
     )
-    write_metrics(folder, metrics)
     save_samples(out_dir, test_split, predicted)
     return folder
 

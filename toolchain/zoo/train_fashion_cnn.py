@@ -15,8 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from contract.metadata import ImageInput, ModelMetadata
 from toolchain.datasets.digits import FASHION_MNIST_LABELS, fashion_mnist
-from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.model_folder import ModelCard, TensorSpec
+from toolchain.zoo._publish import image_tensor, publish
 from toolchain.zoo._training import (
     UInt8Images,
     WithSoftmax,
@@ -29,10 +31,10 @@ from toolchain.zoo._training import (
     save_class_samples,
     seed_everything,
     trained_here,
-    write_metrics,
 )
 
 NAME = "fashion_cnn"
+IMAGE = ImageInput((28, 28), channels=1, resize="stretch")  # greyscale, MNIST style
 DESCRIPTION = "Small CNN garment classifier (10 classes), trained on Fashion-MNIST"
 SEED = 2017
 EPOCHS = 8
@@ -117,25 +119,18 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         "epochs": 1 if quick else EPOCHS,
         **run_metrics(losses, quick),
     }
-    folder = write_model_folder(
+    folder = publish(
         out_dir,
         NAME,
         onnx_model,
-        inputs=[TensorSpec("image", "UINT8", [28, 28, 1], format="NHWC")],
+        metadata=ModelMetadata.build("classification", IMAGE, description=DESCRIPTION),
+        inputs=[image_tensor(IMAGE)],
         outputs=[TensorSpec("probabilities", "FP32", [10], label_filename="labels.txt")],
         max_batch_size=64,
-        parameters={
-            "task": "classification",
-            "description": DESCRIPTION,
-            "image_size": "28,28",
-            "channels": "1",
-            "resize": "stretch",
-        },
         labels=FASHION_MNIST_LABELS,
         card=model_card(onnx_model, metrics, exported.verification),
-        overwrite=True,
+        metrics=metrics,
     )
-    write_metrics(folder, metrics)
     save_class_samples(
         out_dir,
         NAME,

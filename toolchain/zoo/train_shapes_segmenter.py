@@ -17,8 +17,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from contract.metadata import ImageInput, ModelMetadata
 from toolchain.datasets.shapes import SCENE_SIZE, SEGMENTATION_CLASSES, Scene, random_scene
-from toolchain.model_folder import ModelCard, TensorSpec, write_model_folder
+from toolchain.model_folder import ModelCard, TensorSpec
+from toolchain.zoo._publish import image_tensor, publish
 from toolchain.zoo._training import (
     Batch,
     UInt8Images,
@@ -30,7 +32,6 @@ from toolchain.zoo._training import (
     samples_folder,
     seed_everything,
     trained_here,
-    write_metrics,
     write_samples,
 )
 
@@ -195,26 +196,21 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         "epochs": epochs,
         **run_metrics(losses, quick),
     }
-    folder = write_model_folder(
+    image = ImageInput((SCENE_SIZE, SCENE_SIZE), resize="stretch")
+    folder = publish(
         out_dir,
         NAME,
         onnx_model,
-        inputs=[TensorSpec("image", "UINT8", [SCENE_SIZE, SCENE_SIZE, 3], format="NHWC")],
+        metadata=ModelMetadata.build("segmentation", image, description=DESCRIPTION),
+        inputs=[image_tensor(image)],
         outputs=[
             TensorSpec("class_map", "UINT8", [SCENE_SIZE, SCENE_SIZE], label_filename="labels.txt")
         ],
         max_batch_size=32,
-        parameters={
-            "task": "segmentation",
-            "description": DESCRIPTION,
-            "image_size": f"{SCENE_SIZE},{SCENE_SIZE}",
-            "resize": "stretch",
-        },
         labels=SEGMENTATION_CLASSES,
         card=model_card(onnx_model, metrics, exported.verification),
-        overwrite=True,
+        metrics=metrics,
     )
-    write_metrics(folder, metrics)
     save_samples(out_dir, test_scenes, predicted)
     return folder
 
