@@ -186,8 +186,11 @@ async def bounded_stream(
     """Serve each request as it arrives, at most `window` at once; yield answers as they finish.
 
     A request whose `serve` raises is answered with `answer_error(request, exc)` (build it
-    with `status_of`) and the stream goes on. When the stream ends early (the client left or
-    the RPC was cancelled), every request still running or queued is cancelled.
+    with `status_of`) and the stream goes on. A slot is freed only when its answer has been
+    sent: a client that stops reading holds at most `window` answers in the server, and its
+    further requests wait unread (flow control then stalls that client alone). When the
+    stream ends early (the client left or the RPC was cancelled), every request still running
+    or queued is cancelled.
     """
     done: asyncio.Queue[Any] = asyncio.Queue()
     slots = asyncio.Semaphore(window)
@@ -195,13 +198,10 @@ async def bounded_stream(
 
     async def serve_one(request: Request) -> None:
         try:
-            try:
-                answer = await serve(request)
-            except Exception as exc:  # noqa: BLE001 - one failed item must not end the stream
-                answer = answer_error(request, exc)
-            await done.put(answer)
-        finally:
-            slots.release()
+            answer = await serve(request)
+        except Exception as exc:  # noqa: BLE001 - one failed item must not end the stream
+            answer = answer_error(request, exc)
+        await done.put(answer)  # its slot is released once the answer has been sent
 
     async def read() -> None:
         try:
@@ -222,6 +222,7 @@ async def bounded_stream(
             if isinstance(item, Exception):
                 raise item
             yield item
+            slots.release()
     finally:
         reader.cancel()
         for task in list(running):

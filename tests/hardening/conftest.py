@@ -3,7 +3,7 @@
 `easyvqa_batching` is easyvqa with a long queue delay, so concurrent requests surely share
 a batch (the shipped 2 ms would make the batch isolation test depend on timing). `slow` runs
 one request at a time, so requests queue behind each other. `total` sums an INT64 vector of
-any length into one number (big requests, small answers).
+any length into one number (big requests, small answers); `echo` returns its FP32 vector.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ ZOO = Path(__file__).resolve().parents[2] / "exported_models"
 BATCHING_VQA = "easyvqa_batching"
 SLOW = "slow"
 TOTAL = "total"
+ECHO = "echo"
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +39,10 @@ def hardening_repository(tmp_path_factory) -> Path:
                          [models.tensor("x", TensorProto.INT64, ["n"])],
                          [models.tensor("y", TensorProto.INT64, [1])])
     models.save(total, repository, TOTAL, config="max_batch_size: 0\n")
+    echo = models.graph([helper.make_node("Identity", ["x"], ["y"])],
+                        [models.tensor("x", TensorProto.FLOAT, ["n"])],
+                        [models.tensor("y", TensorProto.FLOAT, ["n"])])
+    models.save(echo, repository, ECHO, config="max_batch_size: 0\n")
     return repository
 
 
