@@ -18,6 +18,14 @@ UNARY_METHODS = ["/inference.GRPCInferenceService/ModelInfer",
                  "/striate.tasks.v1.TaskService/Classify"]
 
 
+@pytest.fixture(autouse=True)
+def _serving_after(server):
+    yield
+    assert server.process.poll() is None
+    with triton.InferenceServerClient(server.grpc_url) as client:
+        assert client.infer("easyvqa", _vqa_inputs(np.ones(12, np.int64))) is not None
+
+
 def _raw(channel: grpc.Channel, method: str, kind: str = "unary_unary"):
     return getattr(channel, kind)(method, request_serializer=lambda raw: raw,
                                   response_deserializer=lambda raw: raw)
@@ -45,5 +53,3 @@ def test_malformed_stream_message_is_invalid_argument(server):
         with pytest.raises(grpc.RpcError) as error:
             list(stream(iter([NOT_PROTOBUF]), timeout=30))
     _assert_clear_refusal(error.value)
-    with triton.InferenceServerClient(server.grpc_url) as client:
-        assert client.infer("easyvqa", _vqa_inputs(np.ones(12, np.int64))) is not None
