@@ -122,4 +122,3 @@ def _serving_after(server):
     assert server.process.poll() is None
     outcome = _infer(server, _typed_ones_request(3))
     assert np.frombuffer(outcome.raw_output_contents[0], np.int64).tolist() == [3]
-
