@@ -48,6 +48,12 @@ class GuardedH11Protocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def handle_websocket_upgrade(self, event) -> None:  # type: ignore[no-untyped-def]
+        """A WebSocket (the page's live camera) lives as long as its page: the deadline is for
+        requests, so it stops here; the WebSocket protocol takes the connection over."""
+        self._disarm()
+        super().handle_websocket_upgrade(event)
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
         self._arm()  # the next request on this connection gets its own deadline

@@ -72,3 +72,17 @@ def test_connections_beyond_the_cap_are_closed(guarded_server):
             sock.close()
     time.sleep(0.2)
     assert _live(guarded_server) == 200
+
+
+def test_a_websocket_outlives_the_request_timeout(guarded_server):
+    """The page's live camera keeps its WebSocket open: the deadline is for requests."""
+    import json
+
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{guarded_server.http_port}/tasks/classify/live"
+    with connect(url, open_timeout=10) as websocket:
+        time.sleep(REQUEST_TIMEOUT_S * 2)
+        websocket.send(b"not an image")
+        answer = json.loads(websocket.recv(timeout=30))
+    assert answer["error"]  # answered: the connection was still open
