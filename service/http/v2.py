@@ -37,6 +37,7 @@ from ..v2.dataplane import (
     tensor_to_bytes,
 )
 from .context import HttpContext
+from .errors import response_of
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BINARY = "application/octet-stream"
@@ -89,10 +90,14 @@ def _model_routes(router: APIRouter, plane: DataPlane, limit: int) -> None:
     @router.post("/v2/models/{name}/infer", summary="inference (JSON or binary tensors)")
     @router.post("/v2/models/{name}/versions/{version}/infer")
     async def infer(name: str, request: Request, version: str = "") -> Response:
-        body = await read_body(request, limit)
-        header, binary = split_body(body, request.headers.get(HEADER_LENGTH))
-        infer_request, binary_outputs = infer_request_from_json(header, binary, name, version)
-        result = await plane.infer(infer_request)
+        try:
+            body = await read_body(request, limit)
+            header, binary = split_body(body, request.headers.get(HEADER_LENGTH))
+            infer_request, binary_outputs = infer_request_from_json(header, binary, name,
+                                                                    version)
+            result = await plane.infer(infer_request)
+        except Exception as exc:  # noqa: BLE001 - answered here: Starlette's catch-all
+            return response_of(exc)  # handler would re-raise and drop the connection
         return compressed(infer_response(result, binary_outputs), request)
 
 

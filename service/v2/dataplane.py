@@ -381,7 +381,7 @@ class DataPlane:
             inputs = await asyncio.to_thread(decode_inputs, request.inputs, self.shm)
         else:
             inputs = decode_inputs(request.inputs, self.shm)
-        timeout_s = request.timeout_s
+        timeout_s = _queue_timeout(model.config, request.timeout_s)
         if time_left is not None:
             timeout_s = min(timeout_s or time_left, time_left)
         wanted = [o.name for o in request.outputs] or None
@@ -436,6 +436,16 @@ def elementwise_count(inputs: list[InputTensor]) -> int:
     data, inline or in shared memory, is viewed in place (np.frombuffer), whatever its size."""
     return sum(math.prod(tensor.shape) for tensor in inputs
                if tensor.datatype == "BYTES" or (tensor.shm is None and tensor.raw is None))
+
+
+def _queue_timeout(config: ModelConfig, requested: float | None) -> float | None:
+    """The request's timeout, or the config's default_queue_policy.default_timeout_microseconds
+    when the request names none or may not override it."""
+    policy = config.dynamic_batching.default_queue_policy
+    if policy.default_timeout_microseconds and (requested is None
+                                                or not policy.allow_timeout_override):
+        return policy.default_timeout_microseconds / 1e6
+    return requested
 
 
 def _shm_size(tensor: InputTensor, region: ShmRef) -> int:

@@ -8,6 +8,7 @@ import base64
 import gzip
 import json
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ import tritonclient.http as httpclient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
+from tests.integration.helpers import wait_for_pending
 from tests.protocol import triton_models
 from tests.support import models
 from tests.support.server import running_server
@@ -256,3 +258,31 @@ def test_kserve_rest_client(server):
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS: KServe REST client" in result.stdout
+
+
+def test_queue_policy_default_timeout_expires_waiting_requests(tmp_path):
+    """dynamic_batching.default_queue_policy.default_timeout_microseconds applies to requests
+    that name no timeout: one queued behind a running batch (about 0.4 s) expires."""
+    config = ("max_batch_size: 4\ndynamic_batching { default_queue_policy { "
+              "default_timeout_microseconds: 20000 } }\n")
+    models.save(models.slow_model(), tmp_path, "slow", config=config)
+    with running_server(tmp_path) as server, \
+            grpcclient.InferenceServerClient(server.grpc_url) as client:
+
+        def send(batch: int) -> str:
+            x = np.ones((batch, 64, 1024), np.float32)
+            tensor = grpcclient.InferInput("x", list(x.shape), "FP32")
+            tensor.set_data_from_numpy(x)
+            try:
+                client.infer("slow", [tensor])
+                return "ok"
+            except InferenceServerException as exc:
+                return exc.status()
+
+        outcomes: list[str] = []
+        blocker = threading.Thread(target=lambda: outcomes.append(send(4)))
+        blocker.start()
+        wait_for_pending(server, "slow", lambda count: count == 1)  # the blocker runs
+        outcomes.append(send(1))
+        blocker.join()
+    assert sorted(outcomes) == ["StatusCode.DEADLINE_EXCEEDED", "ok"]
