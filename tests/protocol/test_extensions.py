@@ -254,7 +254,8 @@ def test_kserve_rest_client(server):
     """KServe's Python REST client: live, ready, metadata, infer with JSON and binary."""
     result = subprocess.run([str(KSERVE_PYTHON), str(Path(__file__).parent /
                                                      "kserve_client_check.py"),
-                             server.http_url, "scale"], capture_output=True, text=True,
+                             server.http_url, "scale", "--double"], capture_output=True,
+                            text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "PASS: KServe REST client" in result.stdout
