@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 INFER, ADMIN = "infer", "admin"
@@ -138,16 +137,34 @@ def _refusing(handler, code: grpc.StatusCode, message: str):
     return handler
 
 
+class TokenMiddleware:
+    """The same check on every HTTP request and WebSocket of the ASGI app (pure ASGI, so that
+    WebSockets, which never reach an http middleware, are covered too)."""
+
+    def __init__(self, app, tokens: Tokens) -> None:
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+        refused = self.tokens.check(authorization, self.tokens.http_scope(scope["path"]))
+        if refused is None:
+            await self.app(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": refused[1][:120]})
+        else:
+            response = JSONResponse({"error": refused[1]}, status_code=refused[0],
+                                    headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+
+
 def install_token_check(app, tokens: Tokens) -> None:
-    """The same check on every HTTP request, as a middleware of the ASGI app."""
-    @app.middleware("http")
-    async def token_check(request: Request, call_next):
-        refused = tokens.check(request.headers.get("authorization"),
-                               tokens.http_scope(request.url.path))
-        if refused is not None:
-            return JSONResponse({"error": refused[1]}, status_code=refused[0],
-                                headers={"WWW-Authenticate": "Bearer"})
-        return await call_next(request)
+    """Check tokens on every HTTP request and WebSocket of `app`, before any route runs."""
+    app.add_middleware(TokenMiddleware, tokens=tokens)
 
 
 @dataclass(frozen=True)

@@ -143,3 +143,19 @@ def test_http_over_mutual_tls_with_tokens(locked_server, certificates):
     plain = urllib.request.Request(f"http://127.0.0.1:{locked_server.http_port}/v2/health/live")
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(plain, timeout=10)
+
+
+def test_websockets_need_a_token_too(locked_server, certificates):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    context = ssl.create_default_context(cafile=str(certificates / "ca.pem"))
+    context.load_cert_chain(str(certificates / "client.pem"), str(certificates / "client.key"))
+    url = f"wss://127.0.0.1:{locked_server.http_port}/tasks/classify/live"
+    with pytest.raises(InvalidStatus) as refused:
+        with connect(url, ssl=context, open_timeout=30):
+            pass
+    assert refused.value.response.status_code == 403  # closed before the handshake completes
+    with connect(url, ssl=context, open_timeout=30,
+                 additional_headers=_bearer(INFER_TOKEN)) as websocket:
+        assert websocket.protocol.state.name == "OPEN"
