@@ -377,7 +377,8 @@ class DataPlane:
         model = self.core.model(request.model_name, request.model_version)
         specs = input_specs(request.inputs)
         check_input_specs(model, specs)  # before a byte of tensor data is decoded
-        if elementwise_count(request.inputs) > INLINE_ELEMENTS:
+        # a sequence's requests decode inline: they must reach its sequencer in arrival order
+        if model.sequencer is None and elementwise_count(request.inputs) > INLINE_ELEMENTS:
             inputs = await asyncio.to_thread(decode_inputs, request.inputs, self.shm)
         else:
             inputs = decode_inputs(request.inputs, self.shm)
