@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tritonclient.grpc as triton
 
-from tests.hardening.conftest import SLOW
+from tests.hardening.conftest import SLOW, ZOO
 from tests.hardening.test_batch_isolation import _vqa_inputs
 from tests.hardening.test_parameters import _slow_input, _wait_until_pending
 from tests.support.server import running_server
@@ -68,3 +68,23 @@ def test_isolated_models_answer_like_in_process_ones(isolated_server, server):
         expected = in_process.infer("easyvqa", _vqa_inputs(question)).as_numpy("probabilities")
         got = isolated.infer("easyvqa", _vqa_inputs(question)).as_numpy("probabilities")
     np.testing.assert_array_equal(got, expected)
+
+
+def test_a_real_onnx_runtime_abort_ends_only_the_worker():
+    """The issue's reproducer, run past the server's own refusal: an empty token sequence makes
+    ONNX Runtime abort() inside the captioner's decoder. In a worker, that is one failed call."""
+    from service.errors import WorkerCrashed
+    from service.runtime import RuntimeOptions
+    from service.worker import WorkerRuntime
+
+    runtime = WorkerRuntime(ZOO / "shapes_captioner_decoder" / "1" / "model.onnx",
+                            RuntimeOptions())
+    runtime.load()
+    try:
+        features = np.zeros((1, 128), np.float32)
+        with pytest.raises(WorkerCrashed, match="SIGABRT"):
+            runtime.infer({"features": features, "tokens": np.zeros((1, 0), np.int64)})
+        logits = runtime.infer({"features": features, "tokens": np.ones((1, 3), np.int64)})
+        assert logits["logits"].shape == (1, 3, 15)
+    finally:
+        runtime.unload()
