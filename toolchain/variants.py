@@ -239,3 +239,31 @@ VARIANT_NOTES = {
     "int8": "Static quantisation with ONNX Runtime: QDQ format, uint8 activations, int8 "
     "per-channel weights, calibrated on the images given. For CPUs.",
 }
+
+
+def float16_storage(model: onnx.ModelProto, min_size: int = 256) -> onnx.ModelProto:
+    """The same graph with its large float32 weights stored as float16, each cast back to
+    float32 by a Cast node (ONNX Runtime folds the casts when the session loads, so it computes
+    in float32 as before): half the bytes on disk, float16 rounding in the weights only."""
+    from onnx import helper, numpy_helper
+
+    stored = onnx.ModelProto()
+    stored.CopyFrom(model)
+    graph = stored.graph
+    casts, kept = [], []
+    for tensor in graph.initializer:
+        array = numpy_helper.to_array(tensor)
+        if array.dtype != np.float32 or array.size < min_size:
+            kept.append(tensor)
+            continue
+        half_name = f"{tensor.name}__float16"
+        kept.append(numpy_helper.from_array(array.astype(np.float16), half_name))
+        casts.append(helper.make_node("Cast", [half_name], [tensor.name], to=onnx.TensorProto.FLOAT,
+                                      name=f"{tensor.name}__cast"))  # fmt: skip
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(stored)
+    return stored

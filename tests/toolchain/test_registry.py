@@ -37,7 +37,7 @@ def check_image_input(component: Component) -> None:
     if "image_size" in component.parameters and image.dims[0] != -1:
         height, width = map(int, component.parameters["image_size"].split(","))
         assert image.dims[:2] == [height, width]
-    assert component.parameters.get("resize", "stretch") in ("stretch", "letterbox")
+    assert component.parameters.get("resize", "stretch") in ("stretch", "letterbox", "center_crop")
 
 
 def check_labelled_output(component: Component, name: str, size: int | None) -> None:
@@ -55,6 +55,9 @@ def check_classification(components: list[Component]) -> None:
     probabilities = specs(model, "outputs")["probabilities"]
     assert probabilities.datatype == "FP32"
     check_labelled_output(model, "probabilities", probabilities.dims[0])
+    if model.parameters.get("resize") == "center_crop":  # a torchvision preset
+        crop = int(model.parameters["image_size"].split(",")[0])
+        assert int(model.parameters["resize_size"]) >= crop
 
 
 def check_detection(components: list[Component]) -> None:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torchvision import models
 
+from contract.metadata import ImageInput, ModelMetadata
 from toolchain.architectures import Architecture, BuildOptions, Component, ExportError, register
 from toolchain.families.common import (
     IMAGENET_MEAN,
@@ -76,20 +77,27 @@ def classification_component(
     channels: int = 3,
     tolerance: float = 1e-4,
     description: str = "",
+    preset: ImageInput | None = None,
 ) -> Component:
-    """The served component of a classifier: fixed image size, dynamic batch."""
+    """The served component of a classifier: fixed image size, dynamic batch.
+
+    `preset` says how the server fits a photo into the input (default: stretched to
+    image_size); torchvision weights come with theirs (resize, centre crop, interpolation).
+    """
     module = Classifier(network.eval(), NormalizeImage(mean, std)).eval()
+    preset = preset or ImageInput((image_size, image_size))
 
     def make_inputs(purpose: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
         batch = 2 if purpose == "dummy" else 3
         return {"image": random_images(rng, batch, image_size, image_size, channels)}
 
-    parameters = {
-        "task": "classification",
-        "description": description,
-        "image_size": f"{image_size},{image_size}",
-        "channels": str(channels),
-    }
+    image = ImageInput(
+        (image_size, image_size), channels, preset.resize, preset.pad_value,
+        preset.resize_size, preset.interpolation,
+    )  # fmt: skip
+    parameters = ModelMetadata.build(
+        "classification", image, description=description
+    ).to_parameters()
     return Component(
         suffix="",
         module=module,
@@ -140,8 +148,8 @@ class TorchvisionClassifier:
         description = f"torchvision {self.name}, {num_classes} classes"
         return [
             classification_component(
-                network, labels, image_size, options,
-                tolerance=self.tolerance, description=description,
+                network, labels, image_size, options, tolerance=self.tolerance,
+                description=description, preset=torchvision_preset(meta, image_size),
             )
         ]  # fmt: skip
 
@@ -154,6 +162,18 @@ class TorchvisionClassifier:
         if self.name.startswith("vit_"):
             kwargs = {"image_size": image_size}
         return models.get_model(self.name, weights=None, num_classes=num_classes, **kwargs)
+
+
+def torchvision_preset(weights: models.WeightsEnum, image_size: int) -> ImageInput:
+    """How the published weights expect a photo: the shorter side resized (232 or 256 for a
+    224 crop; scaled with `image_size`), the centre cut out, with the preset's filter."""
+    transforms = weights.transforms()
+    crop, resize = transforms.crop_size[0], transforms.resize_size[0]
+    interpolation = transforms.interpolation.value  # "bilinear", "bicubic", "nearest"
+    return ImageInput(
+        (image_size, image_size), resize="center_crop",
+        resize_size=round(resize * image_size / crop), interpolation=interpolation,
+    )  # fmt: skip
 
 
 TINY_VIT = {

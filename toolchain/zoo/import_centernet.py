@@ -331,7 +331,7 @@ def _card(model, graph, head_rows, detection_rows, resizing_rows, expected, spee
             "max abs difference of the heads against TF.js (photos and noise)": f"{worst:.2e}",
             "sample photos (downscaled JPEGs, score >= 0.4)": found,
             "speed on the build machine (2 vCPU AMD EPYC, onnxruntime, batch 1)": (
-                f"{speed:.0f} ms per image (graph only, median of 20)"
+                f"{speed:.0f} ms per image (graph only, median of 20, other jobs running)"
             ),
         },
         notes=(
