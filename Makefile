@@ -9,8 +9,8 @@ MODEL_REPOSITORY ?= exported_models
 
 .PHONY: install install-test system-packages serve speech-model test protos demo screenshots clean kserve-venv
 # Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, and the
-# browser the demo page's tests drive (Playwright for Python on /usr/bin/chromium)
-SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata chromium
+# browsers the demo page's tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi)
+SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata chromium firefox-esr
 SPEECH_MODEL := $(MODEL_REPOSITORY)/whisper_tiny_en/1/model.onnx
 
 $(PY):
