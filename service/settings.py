@@ -82,6 +82,10 @@ class Settings:
         40_000_000, "task API: largest image, width x height, refused before decoding")
     max_audio_seconds: float = setting(300.0, "task API: longest recording")
     max_question_chars: int = setting(1000, "task API: longest VQA question")
+    max_decodes: int = setting(4, "task API: image and audio decodes at once; more wait")
+    decode_memory_mb: int = setting(
+        1024, "task API: MiB the decodes running at once may hold together, estimated from "
+        "each upload's header; an upload that alone needs more is refused")
     allow_file_overrides: bool = setting(
         False, "model control: accept file: contents in load requests, written to a private "
         "folder outside the repository (off by default: a client could then run any model file)")

@@ -27,4 +27,6 @@ def task_limits(settings: Settings) -> TaskLimits:
     share one decode budget."""
     return TaskLimits(image=ImageLimits(max_pixels=settings.max_image_pixels),
                       audio=AudioLimits(max_seconds=settings.max_audio_seconds),
-                      max_question_chars=settings.max_question_chars)
+                      max_question_chars=settings.max_question_chars,
+                      decode_budget=DecodeBudget(settings.decode_memory_mb << 20,
+                                                 settings.max_decodes))
