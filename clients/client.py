@@ -163,9 +163,12 @@ class Client:
         return self._call("ask", image, model, version, question=question, top_k=top_k)
 
     def transcribe(self, audio: Input, *, model: str = "", version: str = "",
-                   beam_width: int = 1) -> Transcript:
-        """The text of a recording (WAV, FLAC...), with timed segments."""
-        return self._call("transcribe", audio, model, version, beam_width=beam_width)
+                   beam_width: int = 1, language: str = "", translate: bool = False
+                   ) -> Transcript:
+        """Speech to text. Multilingual models take `language` (detected when empty) and
+        `translate` (English text of speech in any language)."""
+        return self._call("transcribe", audio, model, version, beam_width=beam_width,
+                          language=language, translate=translate)
 
     def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
@@ -242,9 +245,12 @@ class AsyncClient:
         return await self._call("ask", image, model, version, question=question, top_k=top_k)
 
     async def transcribe(self, audio: Input, *, model: str = "", version: str = "",
-                         beam_width: int = 1) -> Transcript:
-        """The text of a recording (WAV, FLAC...), with timed segments."""
-        return await self._call("transcribe", audio, model, version, beam_width=beam_width)
+                         beam_width: int = 1, language: str = "", translate: bool = False
+                         ) -> Transcript:
+        """Speech to text. Multilingual models take `language` (detected when empty) and
+        `translate` (English text of speech in any language)."""
+        return await self._call("transcribe", audio, model, version, beam_width=beam_width,
+                                language=language, translate=translate)
 
     async def models(self) -> ModelList:
         """Every served model, and each task's models and default."""

@@ -125,6 +125,10 @@ class Transcript:
     text: str
     segments: list[TranscriptSegment]
     duration_s: float
+    language: str = "en"
+    """The language spoken: as requested, detected, or "en" for an English-only model."""
+    language_probability: float = 0.0
+    """The detection's probability; 0 when the language was not detected."""
 
 
 @dataclass(frozen=True)
@@ -186,7 +190,8 @@ def answers(response: pb.AnswerQuestionResponse) -> Answers:
 
 def transcript(response: pb.TranscribeResponse) -> Transcript:
     segments = [TranscriptSegment(s.start_s, s.end_s, s.text) for s in response.segments]
-    return Transcript(response.model.name, response.text, segments, response.duration_s)
+    return Transcript(response.model.name, response.text, segments, response.duration_s,
+                      response.language or "en", response.language_probability)
 
 
 def model_list(response: pb.ListModelsResponse) -> ModelList:

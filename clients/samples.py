@@ -155,6 +155,9 @@ def check(case: SampleCase, result: Result) -> tuple[bool, str]:
         own = case.expected.get("transcript")  # the model's greedy output where it was made
         if own is not None and normalise_text(own) != normalise_text(result.text):
             return False, f"{reason}; differs from the model's own transcript {own!r}"
+        language = case.expected.get("language")
+        if language is not None and result.language != language:
+            return False, f"{reason}; heard language {result.language!r}, spoken {language!r}"
         return rate <= limit, reason
     if isinstance(result, Detections):
         return _check_detection(case, result)

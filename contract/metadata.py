@@ -188,6 +188,26 @@ class SpeechTokens:
     bos_token_ids: tuple[int, ...] = param((), "comma-separated ids that start every window "
                                                "(Whisper's prompt)", minimum=0)
     eos_token_id: int = param(-1, "the id that ends a window's text (-1: none)", minimum=-1)
+    languages: str = param("", "multilingual models: the file beside the config listing each "
+                               "language's code and token id (`en 50259`), one per line, in "
+                               "the order of the decoder's `language_logits`; empty: the model "
+                               "knows English only")
+    transcribe_token_id: int = param(-1, "multilingual models: the task token for "
+                                         "transcription (the prompt's third id)", minimum=-1)
+    translate_token_id: int = param(-1, "multilingual models: the task token for translation "
+                                        "into English (replaces the prompt's third id)",
+                                    minimum=-1)
+
+    def validate(self) -> None:
+        """A multilingual model needs its task tokens and a prompt with room for them."""
+        if not self.languages:
+            return
+        if self.transcribe_token_id < 0 or self.translate_token_id < 0:
+            raise MetadataError("translate_token_id", "and transcribe_token_id are needed "
+                                                      "when `languages` is set")
+        if len(self.bos_token_ids) < 3:
+            raise MetadataError("bos_token_ids", "of a multilingual model are [start, "
+                                                 "language, task, ...]: at least three ids")
 
 
 @dataclass(frozen=True)

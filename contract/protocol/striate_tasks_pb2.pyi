@@ -185,16 +185,20 @@ class AnswerQuestionResponse(_message.Message):
     def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., answers: _Optional[_Iterable[_Union[Answer, _Mapping]]] = ...) -> None: ...
 
 class TranscribeRequest(_message.Message):
-    __slots__ = ("model", "version", "audio", "beam_width")
+    __slots__ = ("model", "version", "audio", "beam_width", "language", "translate")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     AUDIO_FIELD_NUMBER: _ClassVar[int]
     BEAM_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    TRANSLATE_FIELD_NUMBER: _ClassVar[int]
     model: str
     version: str
     audio: bytes
     beam_width: int
-    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., audio: _Optional[bytes] = ..., beam_width: _Optional[int] = ...) -> None: ...
+    language: str
+    translate: bool
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., audio: _Optional[bytes] = ..., beam_width: _Optional[int] = ..., language: _Optional[str] = ..., translate: _Optional[bool] = ...) -> None: ...
 
 class TranscriptSegment(_message.Message):
     __slots__ = ("start_s", "end_s", "text")
@@ -207,16 +211,20 @@ class TranscriptSegment(_message.Message):
     def __init__(self, start_s: _Optional[float] = ..., end_s: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
 
 class TranscribeResponse(_message.Message):
-    __slots__ = ("model", "text", "segments", "duration_s")
+    __slots__ = ("model", "text", "segments", "duration_s", "language", "language_probability")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_PROBABILITY_FIELD_NUMBER: _ClassVar[int]
     model: ModelRef
     text: str
     segments: _containers.RepeatedCompositeFieldContainer[TranscriptSegment]
     duration_s: float
-    def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., text: _Optional[str] = ..., segments: _Optional[_Iterable[_Union[TranscriptSegment, _Mapping]]] = ..., duration_s: _Optional[float] = ...) -> None: ...
+    language: str
+    language_probability: float
+    def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., text: _Optional[str] = ..., segments: _Optional[_Iterable[_Union[TranscriptSegment, _Mapping]]] = ..., duration_s: _Optional[float] = ..., language: _Optional[str] = ..., language_probability: _Optional[float] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

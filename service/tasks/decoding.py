@@ -90,7 +90,7 @@ class ComponentDecoder:
         tokens = np.array(hypothesis.tokens, dtype=np.int64)
         inputs = {"features": self.features}
         if self.kind == "kv_cache":
-            past = hypothesis.state if hypothesis.state is not None else self._empty_past()
+            past = hypothesis.state if hypothesis.state is not None else self.empty_past()
             if hypothesis.state is not None:
                 tokens = tokens[-1:]
             inputs.update(past)
@@ -103,7 +103,7 @@ class ComponentDecoder:
                      for name, value in result.items() if name.startswith("present")}
         return log_softmax(logits.reshape(-1, logits.shape[-1])[-1]), state
 
-    def _empty_past(self) -> dict[str, np.ndarray]:
+    def empty_past(self) -> dict[str, np.ndarray]:
         """Zero-length past for every past_key_values.* input (its variable axis set to 0)."""
         past = {}
         for tensor in self.decoder.config.input:

@@ -20,7 +20,7 @@ from .detect import detect
 from .limits import TaskLimits
 from .models import TASKS, default_model, resolve_model, task_of
 from .segment import segment
-from .speech import transcribe
+from .speech import speech_model, transcribe
 from .vqa import answer_question
 
 Handler = Callable[[Any], Awaitable[Any]]  # a task's request message -> its response message
@@ -99,13 +99,17 @@ class TaskHandlers:
         return pb.AnswerQuestionResponse(model=_model_ref(model), answers=answers)
 
     async def transcribe(self, request: pb.TranscribeRequest) -> pb.TranscribeResponse:
-        model = self._model("transcribe", request)
+        model = speech_model(self.core, request.model, request.version, request.language,
+                             request.translate)
         result = await transcribe(self.core, model, request.audio, self.limits,
-                                  request.beam_width)
+                                  request.beam_width, language=request.language,
+                                  translate=request.translate)
         segments = [pb.TranscriptSegment(start_s=s.start_s, end_s=s.end_s, text=s.text)
                     for s in result.segments]
         return pb.TranscribeResponse(model=_model_ref(model), text=result.text,
-                                     segments=segments, duration_s=result.duration_s)
+                                     segments=segments, duration_s=result.duration_s,
+                                     language=result.language,
+                                     language_probability=result.language_probability)
 
     def list_models(self) -> pb.ListModelsResponse:
         models = self.core.models()

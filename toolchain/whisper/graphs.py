@@ -63,10 +63,13 @@ class CachedDecoder(nn.Module):
     forward(features, tokens [B, T_new], past_0_key, past_0_value, ...) ->
     (logits [B, T_new, V], present_0_key, present_0_value, ...). The new tokens sit at
     positions T_past .. T_past + T_new - 1 and see every past token and the new ones before
-    them. Suppressed tokens get -inf logits.
+    them. Suppressed tokens get -inf logits. A multilingual model (`language_ids` given) also
+    returns `language_logits` [B, T_new, languages] after `logits`: the unsuppressed logits of
+    the language tokens, from which the server detects the language spoken.
     """
 
-    def __init__(self, whisper: nn.Module, suppressed: list[int]) -> None:
+    def __init__(self, whisper: nn.Module, suppressed: list[int],
+                 language_ids: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.decoder = whisper.model.decoder
         self.projection = whisper.proj_out
@@ -74,6 +77,9 @@ class CachedDecoder(nn.Module):
         bias = torch.zeros(whisper.config.vocab_size)
         bias[suppressed] = float("-inf")
         self.register_buffer("logit_bias", bias)
+        self.multilingual = bool(language_ids)
+        if self.multilingual:
+            self.register_buffer("language_ids", torch.tensor(language_ids, dtype=torch.int64))
 
     def forward(self, features: torch.Tensor, tokens: torch.Tensor,
                 *past: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -93,8 +99,10 @@ class CachedDecoder(nn.Module):
             hidden = self._cross_attention(layer, hidden, features[:, 2 * i],
                                            features[:, 2 * i + 1])
             hidden = hidden + self._feed_forward(layer, hidden)
-        logits = self.projection(self.decoder.layer_norm(hidden)) + self.logit_bias
-        return (logits, *presents)
+        raw = self.projection(self.decoder.layer_norm(hidden))
+        if self.multilingual:
+            return (raw + self.logit_bias, raw[..., self.language_ids], *presents)
+        return (raw + self.logit_bias, *presents)
 
     @staticmethod
     def _feed_forward(layer: nn.Module, hidden: torch.Tensor) -> torch.Tensor:
@@ -147,8 +155,9 @@ def export_encoder(whisper: nn.Module) -> onnx.ModelProto:
     return _cap_ir_version(program.model_proto)
 
 
-def export_decoder(whisper: nn.Module, suppressed: list[int]) -> onnx.ModelProto:
-    module = CachedDecoder(whisper, suppressed).eval()
+def export_decoder(whisper: nn.Module, suppressed: list[int],
+                   language_ids: tuple[int, ...] = ()) -> onnx.ModelProto:
+    module = CachedDecoder(whisper, suppressed, language_ids).eval()
     config = whisper.config
     layers, heads = config.decoder_layers, config.decoder_attention_heads
     head_dim = config.d_model // heads
@@ -164,7 +173,8 @@ def export_decoder(whisper: nn.Module, suppressed: list[int]) -> onnx.ModelProto
     program = torch.onnx.export(
         module, (features, tokens, *past),
         input_names=["features", "tokens", *past_names(layers)],
-        output_names=["logits", *present_names(layers)],
+        output_names=["logits", *(["language_logits"] if language_ids else []),
+                      *present_names(layers)],
         dynamic_shapes=shapes, opset_version=OPSET, dynamo=True, verbose=False,
     )
     return _cap_ir_version(program.model_proto)

@@ -12,22 +12,31 @@ from toolchain.ctranslate2_reader import read_model_bin
 from toolchain.whisper.audio import Recording
 from toolchain.whisper.folders import INT8_MIN_AGREEMENT, ImportResult, write_folders
 from toolchain.whisper.graphs import CachedDecoder, export_decoder, export_encoder, quantize_int8
+from toolchain.whisper.languages import evaluate_languages
 from toolchain.whisper.runtime import OnnxWhisper
 from toolchain.whisper.scoring import evaluate
-from toolchain.whisper.source import NAME, special_tokens, suppressed_token_ids, token_budget
+from toolchain.whisper.source import (
+    TINY_EN,
+    WhisperSource,
+    special_tokens,
+    suppressed_token_ids,
+    token_budget,
+)
 from toolchain.whisper.verify import pytorch_tokens, verify, verify_decoder_rows
 from toolchain.whisper.weights import whisper_from_ctranslate2
 
 log = logging.getLogger(__name__)
 
 
-def import_whisper(source_dir: Path, repository: Path, *, name: str = NAME,
-                   recordings: list[Recording] | None = None, int8: bool = True) -> Path:
+def import_whisper(source_dir: Path, repository: Path, *, source: WhisperSource = TINY_EN,
+                   name: str = "", recordings: list[Recording] | None = None,
+                   int8: bool = True) -> Path:
     """CTranslate2 folder (model.bin, config.json, tokenizer.json) -> verified model folders.
 
     The encoder and the decoder are checked against PyTorch (transformers' model with the same
     weights) on the first recordings, or on a synthetic tone without any; with `recordings`
-    every one is transcribed for the word error rate. With `int8` and recordings, an int8
+    every one is transcribed for the word error rate. The folders are named `name` (default:
+    the source's). With `int8` and recordings, an int8
     decoder is tried and shipped only when it keeps accuracy: a word error rate no worse than
     float32's and PyTorch's greedy tokens on INT8_MIN_AGREEMENT of the recordings.
     """
@@ -37,9 +46,11 @@ def import_whisper(source_dir: Path, repository: Path, *, name: str = NAME,
     whisper = whisper_from_ctranslate2(read_model_bin(source_dir / "model.bin"), special)
     source_config = json.loads((source_dir / "config.json").read_text())
     suppressed = suppressed_token_ids(source_config, special, whisper.config.vocab_size)
+    language_ids = tuple(token_id for _, token_id in special.languages)
     bias = CachedDecoder(whisper, suppressed).logit_bias
     log.info("exporting the encoder and the decoder (about a minute each)")
-    encoder, decoder = export_encoder(whisper), export_decoder(whisper, suppressed)
+    encoder = export_encoder(whisper)
+    decoder = export_decoder(whisper, suppressed, language_ids)
     export_seconds = time.perf_counter() - started
     tokenizer = source_dir / "tokenizer.json"
     budget = token_budget(whisper.config, special)
@@ -63,6 +74,11 @@ def import_whisper(source_dir: Path, repository: Path, *, name: str = NAME,
                  evaluation.reference_words, "kept" if use_int8 else "rejected")
         if use_int8:
             shipped, shipped_evaluation = quantized, int8_evaluation
+    languages = []
+    if special.multilingual:
+        shipped_runner = OnnxWhisper(encoder, shipped, tokenizer, special, budget)
+        languages = evaluate_languages(shipped_runner)
     result = ImportResult(verification, shipped_evaluation, int8_evaluation, use_int8,
-                          export_seconds)
-    return write_folders(repository, name, encoder, shipped, whisper, source_dir, special, result)
+                          export_seconds, languages)
+    return write_folders(repository, source, name or source.name, encoder, shipped, whisper,
+                         source_dir, special, result)

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from contract.log_mel import log_mel_spectrogram
-from contract.metadata import SpeechTokens, TextDecoder
+from contract.metadata import TextDecoder
 from toolchain.model_folder import read_metadata
-from toolchain.whisper.source import MAX_TOKENS, SpecialTokens
+from toolchain.whisper.source import MAX_TOKENS, SpecialTokens, special_tokens
 
 
 class OnnxWhisper:
@@ -38,24 +38,38 @@ class OnnxWhisper:
         """log-mel [B, 80, 3000] -> features [B, 2L, 1500, D]."""
         return self.encoder.run(["features"], {"input_features": features})[0]
 
-    def step(self, features: np.ndarray, tokens: np.ndarray,
-             past: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One decoder call for one clip: logits [T_new, V] and the next past."""
+    def run_step(self, features: np.ndarray, tokens: np.ndarray,
+                 past: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One decoder call for one clip: every output by name, batch dimension removed."""
         outputs = self.decoder.run(None, {"features": features[np.newaxis],
                                           "tokens": tokens[np.newaxis], **past})
         names = [o.name for o in self.decoder.get_outputs()]
-        result = dict(zip(names, outputs, strict=True))
-        next_past = {"past_key_values" + name[len("present"):]: value
+        return {name: value[0] for name, value in zip(names, outputs, strict=True)}
+
+    def step(self, features: np.ndarray, tokens: np.ndarray,
+             past: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One decoder call for one clip: logits [T_new, V] and the next past."""
+        result = self.run_step(features, tokens, past)
+        next_past = {"past_key_values" + name[len("present"):]: value[np.newaxis]
                      for name, value in result.items() if name.startswith("present")}
-        return result["logits"][0], next_past
+        return result["logits"], next_past
+
+    def detect_language(self, features: np.ndarray) -> tuple[str, float]:
+        """The most likely language of one clip and its probability (multilingual models)."""
+        start = np.array([self.special.start], dtype=np.int64)
+        scores = self.run_step(features, start, self.empty_past())["language_logits"][-1]
+        probabilities = np.exp(scores - scores.max())
+        probabilities /= probabilities.sum()
+        best = int(probabilities.argmax())
+        return self.special.languages[best][0], float(probabilities[best])
 
     def empty_past(self) -> dict[str, np.ndarray]:
         return {name: np.zeros((1, shape[1], 0, shape[3]), np.float32)
                 for name, shape in self.past_shapes.items()}
 
-    def greedy_tokens(self, features: np.ndarray) -> list[int]:
+    def greedy_tokens(self, features: np.ndarray, prompt: list[int] | None = None) -> list[int]:
         """Generated token ids (without the prompt, ending before <|endoftext|>)."""
-        tokens = np.array(self.special.prompt, dtype=np.int64)
+        tokens = np.array(prompt or self.special.prompt, dtype=np.int64)
         past, generated = self.empty_past(), []
         for _ in range(self.max_tokens):
             logits, past = self.step(features, tokens, past)
@@ -70,24 +84,30 @@ class OnnxWhisper:
         """Greedy tokens of one clip's log-mel [80, 3000]."""
         return self.greedy_tokens(self.encode(log_mel[np.newaxis])[0])
 
+    def detect_language_of(self, audio: np.ndarray) -> tuple[str, float]:
+        """The language of one clip (at most 30 s) and its probability."""
+        return self.detect_language(self.encode(log_mel_spectrogram(audio)[np.newaxis])[0])
+
     def decode(self, tokens: list[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True).strip()
 
-    def transcribe(self, audio: np.ndarray) -> str:
-        return self.decode(self.log_mel_tokens(log_mel_spectrogram(audio)))
+    def transcribe(self, audio: np.ndarray, language: str = "en", translate: bool = False) -> str:
+        """Greedy text of one clip (at most 30 s); multilingual models take the language
+        spoken and whether to translate into English."""
+        features = self.encode(log_mel_spectrogram(audio)[np.newaxis])[0]
+        return self.decode(self.greedy_tokens(features,
+                                              self.special.prompt_for(language, translate)))
 
 
 def load_model_folder(folder: Path) -> OnnxWhisper:
     """An OnnxWhisper over a written task model folder and the decoder it names."""
     metadata = read_metadata(folder)
-    tokens, decoding = metadata.section(SpeechTokens), metadata.section(TextDecoder)
-    start, no_timestamps = tokens.bos_token_ids
-    special = SpecialTokens(start, no_timestamps, tokens.eos_token_id)
-    decoder_folder = folder.parent / decoding.decoder
+    special = special_tokens(folder / "tokenizer.json")
+    decoder_folder = folder.parent / metadata.section(TextDecoder).decoder
     encoder = onnx.load_model(str(folder / "1" / "model.onnx"))
     decoder = onnx.load_model(str(decoder_folder / "1" / "model.onnx"))
     return OnnxWhisper(encoder, decoder, folder / "tokenizer.json", special,
-                       decoding.max_tokens or MAX_TOKENS)
+                       metadata.section(TextDecoder).max_tokens or MAX_TOKENS)
 
 
 def torch_encoder_states(whisper: nn.Module, log_mel: np.ndarray) -> torch.Tensor:

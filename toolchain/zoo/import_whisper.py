@@ -46,7 +46,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     if not recordings:
         log.warning("no pocketsphinx-testdata (apt-get install pocketsphinx-testdata): "
                     "verifying on a synthetic tone, no word error rate")
-    return import_whisper(source.fetch_source(), Path(out_dir),
+    return import_whisper(source.fetch_source(source.TINY_EN), Path(out_dir),
                           recordings=recordings[:2] if quick else recordings)
 
 
