@@ -287,3 +287,26 @@ def test_queue_policy_default_timeout_expires_waiting_requests(tmp_path):
         outcomes.append(send(1))
         blocker.join()
     assert sorted(outcomes) == ["StatusCode.DEADLINE_EXCEEDED", "ok"]
+
+
+def test_concurrent_sequences_keep_their_own_state(server):
+    """Four sequences interleaved from four threads: each running sum is its own."""
+    results: dict[int, list[int]] = {}
+
+    def run(sequence_id: int) -> None:
+        with grpcclient.InferenceServerClient(server.grpc_url) as own:
+            sums = []
+            for step in range(5):
+                tensor = grpcclient.InferInput("INPUT", [1, 1], "INT32")
+                tensor.set_data_from_numpy(np.array([[sequence_id]], np.int32))
+                result = own.infer("accumulate", [tensor], sequence_id=sequence_id,
+                                   sequence_start=step == 0, sequence_end=step == 4)
+                sums.append(int(result.as_numpy("OUTPUT")[0, 0]))
+            results[sequence_id] = sums
+
+    threads = [threading.Thread(target=run, args=(sid,)) for sid in (101, 102, 103, 104)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {sid: [sid * n for n in range(1, 6)] for sid in (101, 102, 103, 104)}
