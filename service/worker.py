@@ -53,6 +53,7 @@ class WorkerRuntime(OnnxRuntime):
         self._conn: Connection | None = None
         self._segment: SharedMemory | None = None
         self._lock = threading.Lock()
+        self._restart_failed = False
 
     @property
     def ready(self) -> bool:
@@ -89,6 +90,8 @@ class WorkerRuntime(OnnxRuntime):
               output_names: list[str] | None = None) -> dict[str, np.ndarray]:
         """Run the model in the worker; ModelNotReady (UNAVAILABLE) if the worker dies."""
         with self._lock:
+            if self._restart_failed:
+                self._start_again()
             process, conn = self._process, self._conn
             if process is None or conn is None:
                 raise RuntimeError(f"{self.path} is not loaded")
@@ -135,13 +138,25 @@ class WorkerRuntime(OnnxRuntime):
         self._process = None
         try:
             self._start()
-        except Exception:  # noqa: BLE001 - the model stays unavailable; the log says why
+        except Exception:  # noqa: BLE001 - the next request tries again; the log says why
             log.exception("the worker of %s could not be restarted", self.shown_path)
+            self._restart_failed = True
         raise WorkerCrashed(f"the model crashed while running this request ({how}) and has "
                             "been restarted; other requests were not affected")
 
+    def _start_again(self) -> None:
+        """After a failed restart, each request tries once more; UNAVAILABLE until one works."""
+        try:
+            self._start()
+        except Exception as exc:
+            log.exception("the worker of %s could not be started", self.shown_path)
+            raise WorkerCrashed("the model's worker process could not be started again after "
+                                "a crash; the server log says why") from exc
+        self._restart_failed = False
+
     def unload(self) -> None:
         with self._lock:
+            self._restart_failed = False
             if self._process is not None:
                 try:
                     if self._conn is not None:
