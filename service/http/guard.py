@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -48,7 +49,7 @@ class GuardedH11Protocol(H11Protocol):
         self._disarm()
         super().connection_lost(exc)
 
-    def handle_websocket_upgrade(self, event) -> None:  # type: ignore[no-untyped-def]
+    def handle_websocket_upgrade(self, event: Any) -> None:
         """A WebSocket (the page's live camera) lives as long as its page: the deadline is for
         requests, so it stops here; the WebSocket protocol takes the connection over."""
         self._disarm()
