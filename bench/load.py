@@ -9,7 +9,8 @@ on DIR), the bare server of bench/bare_server.py (grpc.aio + ONNX Runtime, no ba
 floor any Python gRPC server pays), and the model's ONNX file run in this process by bare
 ONNX Runtime (one thread calling it). It prints items/s, p50/p99 latency, served/in-process
 and served/bare ratios, and the batch sizes Striate's scheduler formed (from its statistics).
-With --runs N every cell is the median of N runs.
+With --runs N every cell is the median of N runs; with --slices K each measurement is taken in
+K slices, the three taking turns, so that load from other jobs hits them alike.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from service.launch import running_server  # noqa: E402
 
 log = logging.getLogger("bench")
 BENCH = Path(__file__).resolve().parent
+SLICE_WARMUP_S = 0.3  # clients reconnect for every slice; let the closed loop settle
 
 
 @dataclass
@@ -55,6 +57,22 @@ class Result:
     @property
     def throughput(self) -> float:
         return self.items / self.seconds
+
+
+@dataclass
+class Sample:
+    """One stretch of measurement: each request's latency, items served, seconds taken."""
+
+    latencies: list[float]
+    items: int
+    seconds: float
+
+
+def merged(name: str, samples: list[Sample]) -> Result:
+    """The samples of one measurement, taken in slices, as one result."""
+    latencies = [v for sample in samples for v in sample.latencies]
+    return Result(name, len(latencies), sum(s.items for s in samples),
+                  sum(s.seconds for s in samples), *_percentiles(latencies))
 
 
 @dataclass
@@ -100,8 +118,8 @@ def make_inputs(metadata, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     return arrays
 
 
-async def drive_server(name: str, url: str, model: str, inputs: dict[str, np.ndarray],
-                       concurrency: int, duration: float, warmup: float) -> Result:
+async def drive_server(url: str, model: str, inputs: dict[str, np.ndarray],
+                       concurrency: int, duration: float, warmup: float) -> Sample:
     latencies: list[float] = []
     items = 0
     batch = next(iter(inputs.values())).shape[0]
@@ -127,11 +145,11 @@ async def drive_server(name: str, url: str, model: str, inputs: dict[str, np.nda
         start = time.perf_counter()
         await asyncio.gather(*(worker(start + duration, True) for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
-    return Result(name, len(latencies), items, elapsed, *_percentiles(latencies))
+    return Sample(latencies, items, elapsed)
 
 
 def drive_in_process(session: ort.InferenceSession, inputs: dict[str, np.ndarray],
-                     threads: int, duration: float, warmup: float) -> Result:
+                     threads: int, duration: float, warmup: float) -> Sample:
     latencies: list[float] = []
     lock = threading.Lock()
     batch = next(iter(inputs.values())).shape[0]
@@ -152,9 +170,7 @@ def drive_in_process(session: ort.InferenceSession, inputs: dict[str, np.ndarray
             thread.start()
         for thread in pool:
             thread.join()
-    elapsed = time.perf_counter() - begin
-    return Result("in process", len(latencies), len(latencies) * batch, elapsed,
-                  *_percentiles(latencies))
+    return Sample(latencies, len(latencies) * batch, time.perf_counter() - begin)
 
 
 async def server_counts(url: str, model: str) -> Counter:
@@ -224,17 +240,23 @@ def measure_model(striate_url: str, repository: Path, model: str, args) -> list[
         for scenario in args.scenarios:
             clients, batch = parse_scenario(scenario)
             inputs = make_inputs(meta, batch)
-            before = asyncio.run(server_counts(striate_url, model))
-            striate = asyncio.run(drive_server("striate", striate_url, model, inputs, clients,
-                                               args.duration, args.warmup))
-            formed = asyncio.run(server_counts(striate_url, model)) - before
+            striate, bare, local = [], [], []
+            formed: Counter = Counter()
+            for index in range(args.slices):
+                warmup = args.warmup if index == 0 else min(args.warmup, SLICE_WARMUP_S)
+                length = args.duration / args.slices
+                before = asyncio.run(server_counts(striate_url, model))
+                striate.append(asyncio.run(drive_server(striate_url, model, inputs, clients,
+                                                        length, warmup)))
+                formed.update(asyncio.run(server_counts(striate_url, model)) - before)
+                bare.append(asyncio.run(drive_server(bare_url, model, inputs, clients, length,
+                                                     warmup)))
+                local.append(drive_in_process(session, inputs, args.in_process_threads, length,
+                                              warmup))
             queued, queue_ns = formed.pop("queue_count", 0), formed.pop("queue_ns", 0)
-            bare = asyncio.run(drive_server("bare grpc.aio", bare_url, model, inputs, clients,
-                                            args.duration, args.warmup))
-            local = drive_in_process(session, inputs, args.in_process_threads, args.duration,
-                                     args.warmup)
-            cell = Cell(model, scenario, striate, bare, local, dict(sorted(formed.items())),
-                        queue_ns / max(1, queued) / 1e6)
+            cell = Cell(model, scenario, merged("striate", striate),
+                        merged("bare grpc.aio", bare), merged("in process", local),
+                        dict(sorted(formed.items())), queue_ns / max(1, queued) / 1e6)
             log.info("%s", format_row(cell))
             cells.append(cell)
     return cells
@@ -323,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds before measuring")
     parser.add_argument("--runs", type=int, default=1, help="repeat; report each cell's median")
+    parser.add_argument("--slices", type=int, default=1,
+                        help="measure in this many slices, taking turns (Striate, bare, in "
+                        "process), so that background load drifting during a run hits all "
+                        "three alike")
     parser.add_argument("--in-process-threads", type=int, default=1,
                         help="threads calling the bare session (default 1: ONNX Runtime "
                         "already uses every core inside one run)")
