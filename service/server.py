@@ -152,7 +152,7 @@ class Server:
         await asyncio.gather(self.grpc_server.stop(self.settings.shutdown_grace),
                              self.http.stop())
         await self.repository.unload_all()
-        self.dataplane.shm.close()
+        self.dataplane.close()
         self.executor.shutdown(wait=True)
         log.info("stopped")
 

@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import math
+import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -241,6 +242,7 @@ class DataPlane:
         self.shm = SharedMemoryRegistry()
         self.log_settings = LogSettings()
         self.trace_settings = TraceSettings()
+        self._override_dirs: dict[str, Path] = {}
 
     # health and metadata
     def server_ready(self) -> bool:
@@ -285,28 +287,37 @@ class DataPlane:
 
     async def load(self, name: str, config_json: str | None = None,
                    files: dict[str, bytes] | None = None) -> None:
-        """Load or reload a model, with Triton's `config` override and `file:` contents."""
+        """Load or reload a model, with Triton's `config` override and `file:` contents.
+        The folder written for `file:` contents lives until the model is reloaded or unloaded."""
         self._require_explicit("load")
         check_model_name(name)
-        override = LoadOverride()
-        if files:
-            directory = self._write_override_files(name, files)
-            override = LoadOverride(directory=directory)
-        if config_json is not None:
-            override = LoadOverride(_parse_config_override(name, config_json),
-                                    override.directory)
-        elif files:
+        config = None if config_json is None else _parse_config_override(name, config_json)
+        if files and config is None:
             raise InvalidInput(f"failed to load '{name}': file: overrides need a config "
                                "override too (the 'config' parameter)")
+        directory = self._write_override_files(name, files) if files else None
         try:
-            await self.core.load(name, override)
+            await self.core.load(name, LoadOverride(config, directory))
         except StriateError as exc:
-            exc.message = f"failed to load '{name}': {exc.message}"
+            _remove(directory)
+            if not exc.message.startswith("failed to load"):
+                exc.message = f"failed to load '{name}': {exc.message}"
             raise
+        _remove(self._override_dirs.pop(name, None))
+        if directory is not None:
+            self._override_dirs[name] = directory
 
     async def unload(self, name: str) -> None:
         self._require_explicit("unload")
         await self.core.unload(name)
+        _remove(self._override_dirs.pop(name, None))
+
+    def close(self) -> None:
+        """Release shared memory mappings and the folders written for `file:` overrides."""
+        self.shm.close()
+        for directory in self._override_dirs.values():
+            _remove(directory)
+        self._override_dirs.clear()
 
     def _require_explicit(self, action: str) -> None:
         if not self.control.explicit:
@@ -324,9 +335,7 @@ class DataPlane:
         if total > self.control.max_override_bytes:
             raise RepositoryPollError(f"{refuse}: the file: overrides hold {total} bytes, over "
                                       f"the limit of {self.control.max_override_bytes}")
-        root = self.control.override_root or Path(tempfile.gettempdir())
-        root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        directory = Path(tempfile.mkdtemp(prefix=f"{name[:40]}-", dir=root))
+        paths = {}
         for key, data in files.items():
             relative = PurePosixPath(key.removeprefix("file:"))
             if (relative.is_absolute() or ".." in relative.parts or not relative.parts
@@ -334,6 +343,11 @@ class DataPlane:
                 raise RepositoryPollError(f"{refuse}: file: override path '{key[:80]}' must "
                                           "be relative, without '..', each part at most "
                                           f"{NAME_MAX} bytes")
+            paths[relative] = data
+        root = self.control.override_root or Path(tempfile.gettempdir())
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory = Path(tempfile.mkdtemp(prefix=f"{name[:40]}-", dir=root))
+        for relative, data in paths.items():
             target = directory / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -495,6 +509,11 @@ def _labels(model: LoadedModel, filename: str) -> list[str]:
             raise ModelLoadError(f"model '{model.name}': label file {path} cannot be read "
                                  f"({exc.strerror})") from exc
     return _LABEL_CACHE[path]
+
+
+def _remove(directory: Path | None) -> None:
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _parse_config_override(name: str, text: str) -> ModelConfig:
