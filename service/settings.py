@@ -51,8 +51,8 @@ class Settings:
         "folder of model folders: <model>/config.pbtxt, <model>/<version>/model.onnx")
     grpc_port: int = setting(8001, "gRPC port for the v2 protocol and the task API; 0 lets the "
                              "OS pick one")
-    http_port: int = setting(8000, "HTTP port: the demo page at /, the HTTP task API, /metrics, "
-                             "/v2/health; 0 lets the OS pick one")
+    http_port: int = setting(8000, "HTTP port: the demo page at /, the HTTP task API, KServe v2 "
+                             "REST (/v2/...), /metrics; 0 lets the OS pick one")
     host: str = setting("0.0.0.0", "address both ports bind to")
     device: str = setting("cpu", "where models run; cuda needs onnxruntime-gpu, and a model "
                           "that would not run on the GPU fails to load", choices=("cpu", "cuda"))
