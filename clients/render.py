@@ -1,4 +1,5 @@
-"""Drawing results on images: boxes with labels for detection, a coloured mask for segmentation."""
+"""Drawing results on images: boxes with labels for detection, a coloured mask for segmentation,
+skeletons for pose, polygons and text for text reading."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from .results import Detections, Segmentation, Transcript
+from .results import Detections, Poses, Segmentation, TextReading, Transcript
 
 # distinct, saturated colours; class i (i >= 1 for masks) takes PALETTE[i % len]
 PALETTE: list[tuple[int, int, int]] = [
@@ -61,6 +62,50 @@ def draw_detections(image: bytes | str | os.PathLike | Image.Image,
         draw.rectangle((box.x1, y, box.x1 + right - left + 2 * line, y + bottom - top + 2 * line),
                        fill=colour)
         draw.text((box.x1 + line, y + line - top), text, fill=(0, 0, 0), font=font)
+    return canvas
+
+
+def draw_text_lines(image: bytes | str | os.PathLike | Image.Image,
+                    result: TextReading) -> Image.Image:
+    """The image with each line's polygon outlined and its text written on a band above it."""
+    canvas = open_image(image).copy()
+    draw = ImageDraw.Draw(canvas)
+    line = max(2, round(min(canvas.size) / 200))
+    for index, text_line in enumerate(result.lines):
+        colour = colour_of(index + 1)
+        corners = [(p.x, p.y) for p in text_line.polygon]
+        draw.polygon(corners, outline=colour, width=line)
+        height = max(10, round(abs(corners[3][1] - corners[0][1]) * 0.6))
+        font = _font(min(height, max(10, round(min(canvas.size) / 25))))
+        left, top, right, bottom = draw.textbbox((0, 0), text_line.text, font=font)
+        x, y = corners[0][0], max(0, corners[0][1] - (bottom - top) - 2 * line)
+        draw.rectangle((x, y, x + right - left + 2 * line, y + bottom - top + 2 * line),
+                       fill=colour)
+        draw.text((x + line, y + line - top), text_line.text, fill=(0, 0, 0), font=font)
+    return canvas
+
+
+def draw_poses(image: bytes | str | os.PathLike | Image.Image, result: Poses,
+               min_score: float = 0.3) -> Image.Image:
+    """The image with each person's skeleton: edges between keypoints scored at least
+    `min_score`, and a dot on each such keypoint; every person in their own colour."""
+    canvas = open_image(image).copy()
+    draw = ImageDraw.Draw(canvas)
+    width = max(2, round(min(canvas.size) / 120))
+    radius = width + 1
+    for index, person in enumerate(result.people):
+        colour = colour_of(index + 1)
+        points = person.keypoints
+        for start, end in result.skeleton:
+            if min(points[start].score, points[end].score) >= min_score:
+                draw.line((points[start].position.x, points[start].position.y,
+                           points[end].position.x, points[end].position.y),
+                          fill=colour, width=width)
+        for keypoint in points:
+            if keypoint.score >= min_score:
+                x, y = keypoint.position.x, keypoint.position.y
+                draw.ellipse((x - radius, y - radius, x + radius, y + radius),
+                             fill=(255, 255, 255), outline=colour)
     return canvas
 
 

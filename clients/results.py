@@ -132,6 +132,57 @@ class Transcript:
 
 
 @dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    name: str
+    position: Point
+    score: float
+
+
+@dataclass(frozen=True)
+class Person:
+    keypoints: list[Keypoint]
+    score: float
+    box: Box
+
+
+@dataclass(frozen=True)
+class Poses:
+    model: str
+    people: list[Person]
+    keypoint_names: list[str]
+    skeleton: list[tuple[int, int]]  # pairs of indices into keypoint_names
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class TextLine:
+    polygon: list[Point]  # 4 corners, clockwise from the line's top-left
+    text: str
+    score: float
+    upside_down: bool
+
+
+@dataclass(frozen=True)
+class TextReading:
+    model: str
+    lines: list[TextLine]  # top to bottom, then left to right
+    width: int
+    height: int
+
+    @property
+    def text(self) -> str:
+        """All lines, one a line."""
+        return "\n".join(line.text for line in self.lines)
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     version: str
@@ -153,7 +204,8 @@ class ModelList:
     models: list[ModelInfo]
 
 
-Result = Classification | Detections | Segmentation | Caption | Answers | Transcript
+Result = (Classification | Detections | Segmentation | Caption | Answers | Transcript | Poses
+          | TextReading)
 
 
 def to_jsonable(result: Result | ModelList) -> dict:
@@ -192,6 +244,25 @@ def transcript(response: pb.TranscribeResponse) -> Transcript:
     segments = [TranscriptSegment(s.start_s, s.end_s, s.text) for s in response.segments]
     return Transcript(response.model.name, response.text, segments, response.duration_s,
                       response.language or "en", response.language_probability)
+
+
+def _point(point: pb.Point) -> Point:
+    return Point(point.x, point.y)
+
+
+def poses(response: pb.EstimatePoseResponse) -> Poses:
+    people = [Person([Keypoint(k.name, _point(k.position), k.score) for k in p.keypoints],
+                     p.score, Box(p.box.x1, p.box.y1, p.box.x2, p.box.y2))
+              for p in response.people]
+    skeleton = [(edge.start, edge.end) for edge in response.skeleton]
+    return Poses(response.model.name, people, list(response.keypoint_names), skeleton,
+                 response.width, response.height)
+
+
+def text_reading(response: pb.ReadTextResponse) -> TextReading:
+    lines = [TextLine([_point(p) for p in line.polygon], line.text, line.score,
+                      line.upside_down) for line in response.lines]
+    return TextReading(response.model.name, lines, response.width, response.height)
 
 
 def model_list(response: pb.ListModelsResponse) -> ModelList:

@@ -6,7 +6,9 @@ Two layouts of expected.json are read:
   where `expected` is the label, caption, answer or words said (speech also matches the
   model's own greedy `transcript` where given) (for segmentation: the class
   names present, and with `mask`, the true class map, matched to within PIXEL_SLACK of
-  `pixel_accuracy_of_committed_model`);
+  `pixel_accuracy_of_committed_model`; for text reading: the true lines, and the lines the
+  importer read (`read_when_imported`), which the server must repeat to within SAME_READING,
+  else the true lines read with at least `min_character_accuracy`, words in any order);
 - `{"model", "task", "images": {file: {...}}}` with, for detection, the `boxes` found (IoU at
   least `box_iou_at_least`, and the same class where `labels` are given), for segmentation,
   `<label>_share_range` per class.
@@ -15,6 +17,7 @@ Two layouts of expected.json are read:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from contract.wer import normalise_text, word_error_rate
+from contract.wer import character_accuracy, normalise_text, word_error_rate
 
 from .client import StreamItem
 from .results import (
@@ -31,14 +34,20 @@ from .results import (
     Classification,
     ClientError,
     Detections,
+    Poses,
     Result,
     Segmentation,
+    TextReading,
     Transcript,
 )
 
 CLIENT_TASK = {"classification": "classify", "detection": "detect", "segmentation": "segment",
-               "captioning": "caption", "vqa": "ask", "speech": "transcribe"}
+               "captioning": "caption", "vqa": "ask", "speech": "transcribe", "pose": "pose",
+               "ocr": "read"}
 DEFAULT_MAX_WORD_ERROR_RATE = 0.25
+DEFAULT_MIN_CHARACTER_ACCURACY = 0.9  # text reading, words in any order
+SAME_READING = 0.98  # text reading: share of the import's reading the server must repeat
+KEYPOINT_SLACK = 0.03  # pose: a keypoint may move this share of the image's longer side
 PIXEL_SLACK = 0.02  # pixel accuracy may fall this far below the one the zoo measured
 
 
@@ -136,34 +145,72 @@ def _check_segmentation(case: SampleCase, result: Segmentation) -> tuple[bool, s
     return True, "shares in range"
 
 
-def check(case: SampleCase, result: Result) -> tuple[bool, str]:
-    """Whether a result matches the sample's expectation, and a short reason."""
+def _check_pose(case: SampleCase, result: Poses) -> tuple[bool, str]:
+    wanted = case.expected.get("people", 1)
+    if len(result.people) != wanted:
+        return False, f"expected {wanted} people, found {len(result.people)}"
+    slack = KEYPOINT_SLACK * max(result.width, result.height)
+    found = {k.name: k.position for k in result.people[0].keypoints} if result.people else {}
+    for name, (x, y) in case.expected.get("keypoints", {}).items():
+        if name not in found:
+            return False, f"no keypoint {name!r}"
+        distance = ((found[name].x - x) ** 2 + (found[name].y - y) ** 2) ** 0.5
+        if distance > slack:
+            return False, f"{name} at ({found[name].x:.0f}, {found[name].y:.0f}), expected " \
+                f"({x:.0f}, {y:.0f}) within {slack:.0f} px"
+    return True, f"{len(result.people)} person(s), keypoints where expected"
+
+
+def _check_label(case: SampleCase, result: Classification | Answers) -> tuple[bool, str]:
     want = case.expected.get("expected")
     if isinstance(result, Classification):
         return result.top.label == want, f"top {result.top.label!r}, expected {want!r}"
-    if isinstance(result, Answers):
-        top = result.answers[0].text if result.answers else ""
-        return top == want, f"answer {top!r}, expected {want!r}"
-    if isinstance(result, Caption):
-        same = normalise_text(result.text) == normalise_text(str(want))
-        return same, f"caption {result.text!r}, expected {want!r}"
-    if isinstance(result, Transcript):
-        reference = str(want or case.expected.get("text", ""))
-        rate = word_error_rate(reference, result.text)
-        limit = case.expected.get("max_wer", DEFAULT_MAX_WORD_ERROR_RATE)
-        reason = f"word error rate {rate:.2f} (limit {limit})"
-        own = case.expected.get("transcript")  # the model's greedy output where it was made
-        if own is not None and normalise_text(own) != normalise_text(result.text):
-            return False, f"{reason}; differs from the model's own transcript {own!r}"
-        language = case.expected.get("language")
-        if language is not None and result.language != language:
-            return False, f"{reason}; heard language {result.language!r}, spoken {language!r}"
-        return rate <= limit, reason
-    if isinstance(result, Detections):
-        return _check_detection(case, result)
-    if isinstance(result, Segmentation):
-        return _check_segmentation(case, result)
-    return False, f"no check for {type(result).__name__}"
+    top = result.answers[0].text if result.answers else ""
+    return top == want, f"answer {top!r}, expected {want!r}"
+
+
+def _check_caption(case: SampleCase, result: Caption) -> tuple[bool, str]:
+    want = case.expected.get("expected")
+    same = normalise_text(result.text) == normalise_text(str(want))
+    return same, f"caption {result.text!r}, expected {want!r}"
+
+
+def _check_transcript(case: SampleCase, result: Transcript) -> tuple[bool, str]:
+    reference = str(case.expected.get("expected") or case.expected.get("text", ""))
+    rate = word_error_rate(reference, result.text)
+    limit = case.expected.get("max_wer", DEFAULT_MAX_WORD_ERROR_RATE)
+    reason = f"word error rate {rate:.2f} (limit {limit})"
+    own = case.expected.get("transcript")  # the model's greedy output where it was made
+    if own is not None and normalise_text(own) != normalise_text(result.text):
+        return False, f"{reason}; differs from the model's own transcript {own!r}"
+    language = case.expected.get("language")
+    if language is not None and result.language != language:
+        return False, f"{reason}; heard language {result.language!r}, spoken {language!r}"
+    return rate <= limit, reason
+
+
+def _check_text(case: SampleCase, result: TextReading) -> tuple[bool, str]:
+    read = [line.text for line in result.lines]
+    if "read_when_imported" in case.expected:  # the server repeats the importer's reading
+        accuracy = character_accuracy(case.expected["read_when_imported"], read)
+        return accuracy >= SAME_READING, f"{accuracy:.3f} of the characters read at import"
+    accuracy = character_accuracy(list(case.expected.get("expected") or []), read,
+                                  any_order=True)
+    least = case.expected.get("min_character_accuracy", DEFAULT_MIN_CHARACTER_ACCURACY)
+    return accuracy >= least, f"character accuracy {accuracy:.3f} (at least {least})"
+
+
+CHECKS: dict[type, Callable[[SampleCase, Any], tuple[bool, str]]] = {
+    Classification: _check_label, Answers: _check_label, Caption: _check_caption,
+    Transcript: _check_transcript, TextReading: _check_text, Detections: _check_detection,
+    Poses: _check_pose, Segmentation: _check_segmentation,
+}
+
+
+def check(case: SampleCase, result: Result) -> tuple[bool, str]:
+    """Whether a result matches the sample's expectation, and a short reason."""
+    checker = CHECKS.get(type(result))
+    return checker(case, result) if checker else (False, f"no check for {type(result).__name__}")
 
 
 def outcome_text(outcome: Result | ClientError) -> str:

@@ -10,7 +10,7 @@ toolchain builds the same dataclasses (`ModelMetadata.build(...).to_parameters()
 writes is what the server reads.
 
 Declaring a new task: write its section dataclasses (fields declared with `param`) and call
-`register_task("pose", ImageInput, PoseThresholds)`; add a `validate` method to a section for
+`register_task("pose", ImageInput, PoseEstimation)`; add a `validate` method to a section for
 checks across its fields. The docs table is generated from the fields (`parameters_markdown`).
 """
 
@@ -218,6 +218,69 @@ class ComponentFiles:
     vocabulary: str = param("", "the decoder's word list beside the config, if it has one")
 
 
+@dataclass(frozen=True)
+class TextReading:
+    """Text reading (PP-OCR, as RapidOCR composes it): the detector is the task model and
+    names its recogniser and orientation components; the rest are the pipeline's knobs."""
+
+    title: ClassVar[str] = "text reading"
+    recognizer: str = param("", "the name of the CTC recogniser component (its output's "
+                                "labels file: the classes, blank first)")
+    orientation_classifier: str = param("", "the name of the 0/180 degree line classifier "
+                                            "component; empty: lines are read as found")
+    max_side: int = param(2000, "a longer image side is shrunk to this first", minimum=32)
+    min_side: int = param(30, "a shorter image side is enlarged to this first", minimum=1)
+    flat_ratio: float = param(8.0, "images wider than this times their height are padded "
+                                   "top and bottom", minimum=1.0)
+    min_height: int = param(30, "images at most this high are padded top and bottom",
+                            minimum=1)
+    limit_side: int = param(736, "the detector sees the short side enlarged to at least this",
+                            minimum=32)
+    pixel_threshold: float = param(0.3, "text probability above which a pixel is text",
+                                   minimum=0.0, maximum=1.0)
+    box_threshold: float = param(0.5, "the lowest mean probability of a kept box", minimum=0.0,
+                                 maximum=1.0)
+    unclip_ratio: float = param(1.6, "a box grows by area * this / perimeter on each side",
+                                minimum=0.0)
+    max_candidates: int = param(1000, "the most text regions looked at", minimum=1)
+    orientation_threshold: float = param(0.9, "the 180 degree score above which a line is "
+                                              "turned", minimum=0.0, maximum=1.0)
+    text_threshold: float = param(0.5, "lines read with a lower mean confidence are dropped",
+                                  minimum=0.0, maximum=1.0)
+    orientation_size: tuple[int, int] = param((48, 192), "`H,W` of the classifier's input",
+                                              minimum=1)
+    recognition_height: int = param(48, "the recogniser's input height", minimum=1)
+    recognition_min_width: int = param(320, "the recogniser's narrowest input", minimum=1)
+    recognition_group: int = param(6, "lines of similar shape read in one call", minimum=1)
+
+
+@dataclass(frozen=True)
+class PoseEstimation:
+    """Pose: the model's `keypoints` output is [people, K, 3] (x, y in input pixels, score),
+    its `scores` [people]; a `boxes` output [people, 4] when the model finds people itself.
+    Keypoint names are the labels file of `keypoints`."""
+
+    title: ClassVar[str] = "pose estimation"
+    skeleton: tuple[int, ...] = param((), "pairs of keypoint indices joined by a line, "
+                                          "flattened: `0,1,0,2,...`", minimum=0)
+    score_threshold: float = param(0.2, "the lowest person score returned when a request sets "
+                                        "none", minimum=0.0, maximum=1.0)
+    keypoint_threshold: float = param(0.3, "keypoints scored below it do not shape a person's "
+                                           "box (models without a `boxes` output)",
+                                      minimum=0.0, maximum=1.0)
+
+    def validate(self) -> None:
+        """The skeleton lists whole pairs."""
+        if len(self.skeleton) % 2:
+            raise MetadataError("skeleton", f"has {len(self.skeleton)} indices; it needs pairs")
+
+
+def _needs_recognizer(metadata: ModelMetadata) -> None:
+    if not metadata.section(TextReading).recognizer:
+        raise MetadataError("recognizer", "is missing: a text reading model names its "
+                                          "recogniser component")
+
+
 # ---------------------------------------------------------------------------------------------
 # tasks
 
@@ -262,6 +325,8 @@ register_task("segmentation", ImageInput)
 register_task("captioning", ImageInput, TextDecoder, Vocabulary, check=_needs_decoder)
 register_task("vqa", ImageInput, Question)
 register_task("speech", SpeechFrontEnd, TextDecoder, SpeechTokens, check=_speech_seq2seq)
+register_task("pose", ImageInput, PoseEstimation)
+register_task("ocr", TextReading, check=_needs_recognizer)
 register_task("component", TextDecoder, ComponentFiles)
 register_task("")
 

@@ -1,13 +1,15 @@
-"""Word error rate: one text normaliser and one word-level edit distance.
+"""Word error rate and character accuracy: one text normaliser and one edit distance.
 
 A model card's WER (toolchain), the sample checks of the clients and the tests all score a
 transcript here, so they agree on one transcript: lower case, numbers spelled out ("10" ->
-"ten"), "mr." as "mister", hyphens as spaces, no other punctuation.
+"ten"), "mr." as "mister", hyphens as spaces, no other punctuation. Text reading is scored by
+`character_accuracy` (the OCR card, the sample checks, the tests), on the raw characters.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
          "fourteen fifteen sixteen seventeen eighteen nineteen").split()
@@ -33,8 +35,9 @@ def normalise_text(text: str) -> list[str]:
     return text.split()
 
 
-def word_errors(reference: list[str], hypothesis: list[str]) -> int:
-    """Levenshtein distance in words (substitutions + deletions + insertions)."""
+def word_errors(reference: Sequence, hypothesis: Sequence) -> int:
+    """Levenshtein distance in words (substitutions + deletions + insertions); any sequences
+    (strings: in characters)."""
     previous = list(range(len(hypothesis) + 1))
     for i, ref_word in enumerate(reference, start=1):
         current = [i]
@@ -49,3 +52,13 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     """Word errors over the reference's length, both texts normalised."""
     said = normalise_text(reference)
     return word_errors(said, normalise_text(hypothesis)) / max(1, len(said))
+
+
+def character_accuracy(truth: list[str], read: list[str], any_order: bool = False) -> float:
+    """1 - character edit distance / length of the truth, lines joined by a space (floored
+    at 0). `any_order` sorts the words of both first, so a line read in pieces and reported
+    out of order is no error; misread, missing and merged words still are."""
+    expected, found = " ".join(truth), " ".join(read)
+    if any_order:
+        expected, found = (" ".join(sorted(text.split())) for text in (expected, found))
+    return max(0.0, 1 - word_errors(expected, found) / max(1, len(expected)))

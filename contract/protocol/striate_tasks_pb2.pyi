@@ -226,6 +226,106 @@ class TranscribeResponse(_message.Message):
     language_probability: float
     def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., text: _Optional[str] = ..., segments: _Optional[_Iterable[_Union[TranscriptSegment, _Mapping]]] = ..., duration_s: _Optional[float] = ..., language: _Optional[str] = ..., language_probability: _Optional[float] = ...) -> None: ...
 
+class EstimatePoseRequest(_message.Message):
+    __slots__ = ("model", "version", "image", "score_threshold", "max_people")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MAX_PEOPLE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: str
+    image: bytes
+    score_threshold: float
+    max_people: int
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., image: _Optional[bytes] = ..., score_threshold: _Optional[float] = ..., max_people: _Optional[int] = ...) -> None: ...
+
+class Point(_message.Message):
+    __slots__ = ("x", "y")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ...) -> None: ...
+
+class Keypoint(_message.Message):
+    __slots__ = ("name", "position", "score")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    position: Point
+    score: float
+    def __init__(self, name: _Optional[str] = ..., position: _Optional[_Union[Point, _Mapping]] = ..., score: _Optional[float] = ...) -> None: ...
+
+class Person(_message.Message):
+    __slots__ = ("keypoints", "score", "box")
+    KEYPOINTS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    BOX_FIELD_NUMBER: _ClassVar[int]
+    keypoints: _containers.RepeatedCompositeFieldContainer[Keypoint]
+    score: float
+    box: Box
+    def __init__(self, keypoints: _Optional[_Iterable[_Union[Keypoint, _Mapping]]] = ..., score: _Optional[float] = ..., box: _Optional[_Union[Box, _Mapping]] = ...) -> None: ...
+
+class SkeletonEdge(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: int
+    end: int
+    def __init__(self, start: _Optional[int] = ..., end: _Optional[int] = ...) -> None: ...
+
+class EstimatePoseResponse(_message.Message):
+    __slots__ = ("model", "people", "keypoint_names", "skeleton", "width", "height")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PEOPLE_FIELD_NUMBER: _ClassVar[int]
+    KEYPOINT_NAMES_FIELD_NUMBER: _ClassVar[int]
+    SKELETON_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    model: ModelRef
+    people: _containers.RepeatedCompositeFieldContainer[Person]
+    keypoint_names: _containers.RepeatedScalarFieldContainer[str]
+    skeleton: _containers.RepeatedCompositeFieldContainer[SkeletonEdge]
+    width: int
+    height: int
+    def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., people: _Optional[_Iterable[_Union[Person, _Mapping]]] = ..., keypoint_names: _Optional[_Iterable[str]] = ..., skeleton: _Optional[_Iterable[_Union[SkeletonEdge, _Mapping]]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class ReadTextRequest(_message.Message):
+    __slots__ = ("model", "version", "image")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: str
+    image: bytes
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., image: _Optional[bytes] = ...) -> None: ...
+
+class TextLine(_message.Message):
+    __slots__ = ("polygon", "text", "score", "upside_down")
+    POLYGON_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    UPSIDE_DOWN_FIELD_NUMBER: _ClassVar[int]
+    polygon: _containers.RepeatedCompositeFieldContainer[Point]
+    text: str
+    score: float
+    upside_down: bool
+    def __init__(self, polygon: _Optional[_Iterable[_Union[Point, _Mapping]]] = ..., text: _Optional[str] = ..., score: _Optional[float] = ..., upside_down: _Optional[bool] = ...) -> None: ...
+
+class ReadTextResponse(_message.Message):
+    __slots__ = ("model", "lines", "width", "height")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    model: ModelRef
+    lines: _containers.RepeatedCompositeFieldContainer[TextLine]
+    width: int
+    height: int
+    def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., lines: _Optional[_Iterable[_Union[TextLine, _Mapping]]] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
 class ListModelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -263,7 +363,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskSummary, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelSummary, _Mapping]]] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -271,6 +371,8 @@ class TaskRequest(_message.Message):
     CAPTION_FIELD_NUMBER: _ClassVar[int]
     ANSWER_QUESTION_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIBE_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_POSE_FIELD_NUMBER: _ClassVar[int]
+    READ_TEXT_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyRequest
     detect: DetectRequest
@@ -278,7 +380,9 @@ class TaskRequest(_message.Message):
     caption: CaptionRequest
     answer_question: AnswerQuestionRequest
     transcribe: TranscribeRequest
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ...) -> None: ...
+    estimate_pose: EstimatePoseRequest
+    read_text: ReadTextRequest
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ...) -> None: ...
 
 class TaskError(_message.Message):
     __slots__ = ("code", "message")
@@ -289,7 +393,7 @@ class TaskError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TaskResponse(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -298,6 +402,8 @@ class TaskResponse(_message.Message):
     ANSWER_QUESTION_FIELD_NUMBER: _ClassVar[int]
     TRANSCRIBE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATE_POSE_FIELD_NUMBER: _ClassVar[int]
+    READ_TEXT_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyResponse
     detect: DetectResponse
@@ -306,4 +412,6 @@ class TaskResponse(_message.Message):
     answer_question: AnswerQuestionResponse
     transcribe: TranscribeResponse
     error: TaskError
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ...) -> None: ...
+    estimate_pose: EstimatePoseResponse
+    read_text: ReadTextResponse
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ...) -> None: ...

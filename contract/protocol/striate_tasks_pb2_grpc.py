@@ -64,6 +64,16 @@ class TaskServiceStub:
                 request_serializer=striate__tasks__pb2.TranscribeRequest.SerializeToString,
                 response_deserializer=striate__tasks__pb2.TranscribeResponse.FromString,
                 _registered_method=True)
+        self.EstimatePose = channel.unary_unary(
+                '/striate.tasks.v1.TaskService/EstimatePose',
+                request_serializer=striate__tasks__pb2.EstimatePoseRequest.SerializeToString,
+                response_deserializer=striate__tasks__pb2.EstimatePoseResponse.FromString,
+                _registered_method=True)
+        self.ReadText = channel.unary_unary(
+                '/striate.tasks.v1.TaskService/ReadText',
+                request_serializer=striate__tasks__pb2.ReadTextRequest.SerializeToString,
+                response_deserializer=striate__tasks__pb2.ReadTextResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/striate.tasks.v1.TaskService/ListModels',
                 request_serializer=striate__tasks__pb2.ListModelsRequest.SerializeToString,
@@ -110,6 +120,18 @@ class TaskServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Transcribe(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EstimatePose(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReadText(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -162,6 +184,16 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.Transcribe,
                     request_deserializer=striate__tasks__pb2.TranscribeRequest.FromString,
                     response_serializer=striate__tasks__pb2.TranscribeResponse.SerializeToString,
+            ),
+            'EstimatePose': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimatePose,
+                    request_deserializer=striate__tasks__pb2.EstimatePoseRequest.FromString,
+                    response_serializer=striate__tasks__pb2.EstimatePoseResponse.SerializeToString,
+            ),
+            'ReadText': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadText,
+                    request_deserializer=striate__tasks__pb2.ReadTextRequest.FromString,
+                    response_serializer=striate__tasks__pb2.ReadTextResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -336,6 +368,60 @@ class TaskService:
             '/striate.tasks.v1.TaskService/Transcribe',
             striate__tasks__pb2.TranscribeRequest.SerializeToString,
             striate__tasks__pb2.TranscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimatePose(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/striate.tasks.v1.TaskService/EstimatePose',
+            striate__tasks__pb2.EstimatePoseRequest.SerializeToString,
+            striate__tasks__pb2.EstimatePoseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadText(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/striate.tasks.v1.TaskService/ReadText',
+            striate__tasks__pb2.ReadTextRequest.SerializeToString,
+            striate__tasks__pb2.ReadTextResponse.FromString,
             options,
             channel_credentials,
             insecure,

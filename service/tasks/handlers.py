@@ -19,6 +19,8 @@ from .classify import ClassScore, classify
 from .detect import detect
 from .limits import TaskLimits
 from .models import TASKS, default_model, resolve_model, task_of
+from .ocr import read_text
+from .pose import estimate_pose
 from .segment import segment
 from .speech import speech_model, transcribe
 from .vqa import answer_question
@@ -28,6 +30,7 @@ Handler = Callable[[Any], Awaitable[Any]]  # a task's request message -> its res
 TASK_OF_KIND: dict[str, str] = {
     "classify": "classification", "detect": "detection", "segment": "segmentation",
     "caption": "captioning", "answer_question": "vqa", "transcribe": "speech",
+    "read_text": "ocr", "estimate_pose": "pose",
 }
 """TaskRequest's `request` oneof names (the HTTP routes too) -> the model-folder task served."""
 
@@ -54,7 +57,8 @@ class TaskHandlers:
         """The handlers keyed by TaskRequest's `request` oneof names (classify, detect, ...)."""
         return {"classify": self.classify, "detect": self.detect, "segment": self.segment,
                 "caption": self.caption, "answer_question": self.answer_question,
-                "transcribe": self.transcribe}
+                "transcribe": self.transcribe, "read_text": self.read_text,
+                "estimate_pose": self.estimate_pose}
 
     async def classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
         model = self._model("classify", request)
@@ -110,6 +114,33 @@ class TaskHandlers:
                                      segments=segments, duration_s=result.duration_s,
                                      language=result.language,
                                      language_probability=result.language_probability)
+
+    async def estimate_pose(self, request: pb.EstimatePoseRequest) -> pb.EstimatePoseResponse:
+        model = self._model("estimate_pose", request)
+        threshold = request.score_threshold if request.HasField("score_threshold") else None
+        result = await estimate_pose(self.core, model, request.image, threshold,
+                                     request.max_people, self.limits)
+        people = [
+            pb.Person(keypoints=[pb.Keypoint(name=k.name, position=pb.Point(x=k.x, y=k.y),
+                                             score=k.score) for k in person.keypoints],
+                      score=person.score,
+                      box=pb.Box(x1=person.box[0], y1=person.box[1], x2=person.box[2],
+                                 y2=person.box[3]))
+            for person in result.people
+        ]
+        skeleton = [pb.SkeletonEdge(start=a, end=b) for a, b in result.skeleton]
+        return pb.EstimatePoseResponse(model=_model_ref(model), people=people,
+                                       keypoint_names=result.keypoint_names, skeleton=skeleton,
+                                       width=result.width, height=result.height)
+
+    async def read_text(self, request: pb.ReadTextRequest) -> pb.ReadTextResponse:
+        model = self._model("read_text", request)
+        result = await read_text(self.core, model, request.image, self.limits)
+        lines = [pb.TextLine(polygon=[pb.Point(x=x, y=y) for x, y in line.polygon],
+                             text=line.text, score=line.score, upside_down=line.upside_down)
+                 for line in result.lines]
+        return pb.ReadTextResponse(model=_model_ref(model), lines=lines, width=result.width,
+                                   height=result.height)
 
     def list_models(self) -> pb.ListModelsResponse:
         models = self.core.models()

@@ -66,6 +66,14 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
                          context: grpc.aio.ServicerContext) -> pb.TranscribeResponse:
         return await self._unary(lambda: self.handlers.transcribe(request), context)
 
+    async def EstimatePose(self, request: pb.EstimatePoseRequest,  # noqa: N802
+                           context: grpc.aio.ServicerContext) -> pb.EstimatePoseResponse:
+        return await self._unary(lambda: self.handlers.estimate_pose(request), context)
+
+    async def ReadText(self, request: pb.ReadTextRequest,  # noqa: N802 - gRPC method names
+                       context: grpc.aio.ServicerContext) -> pb.ReadTextResponse:
+        return await self._unary(lambda: self.handlers.read_text(request), context)
+
     async def ListModels(self, request: pb.ListModelsRequest,  # noqa: N802
                          context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
         async def work():

@@ -28,6 +28,8 @@ BUILT_MODELS = {
     "whisper_tiny_en": ("python -m toolchain import whisper_tiny_en --out exported_models/",
                         "python -m toolchain.zoo.import_whisper samples "
                         "--out exported_models/samples/whisper_tiny_en"),
+    "ppocr_v4": ("make ocr-model", "make ocr-model"),
+    "movenet_multipose": ("make multipose-model", "make multipose-model"),
 }
 CASES = sorted(set(SAMPLE_FOLDERS) | {SAMPLES / name for name in BUILT_MODELS})
 

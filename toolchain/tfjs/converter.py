@@ -443,3 +443,245 @@ def _mean(t: Translation, node: Node) -> list[str]:
     axes = np.atleast_1d(t.constant(node, 1)).astype(np.int64)
     keep = int(bool(node.attribute("keep_dims", False)))
     return [t.op("ReduceMean", t.value(node, 0), axes=axes.tolist(), keepdims=keep)]  # opset 17
+
+
+# --- packing, indexing and arg-max (MoveNet's keypoint decoding) ------------------------------
+
+
+@translates("Pack")
+def _pack(t: Translation, node: Node) -> list[str]:
+    axis = np.array([int(node.attribute("axis", 0))], np.int64)
+    parts = [t.op("Unsqueeze", t.value(node, i), t.weight(axis, "axis"))
+             for i in range(len(node.inputs))]
+    return [t.op("Concat", *parts, axis=int(axis[0]))]
+
+
+@folds("Pack")
+def _fold_pack(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.stack(inputs, axis=int(node.attribute("axis", 0)))]
+
+
+@translates("Unpack")
+def _unpack(t: Translation, node: Node) -> list[str]:
+    axis, count = int(node.attribute("axis", 0)), int(node.attribute("num"))
+    axes = t.weight(np.array([axis], np.int64), "axis")
+    if count == 1:
+        return [t.op("Squeeze", t.value(node, 0), axes)]
+    parts = t.builder.op_multi("Split", t.value(node, 0), t.weight(np.ones(count, np.int64),
+                                                                    "split"),
+                               axis=axis, outputs=count)
+    return [t.op("Squeeze", part, axes) for part in parts]
+
+
+@folds("Unpack")
+def _fold_unpack(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return list(np.moveaxis(inputs[0], int(node.attribute("axis", 0)), 0))
+
+
+@translates("ArgMax")
+def _arg_max(t: Translation, node: Node) -> list[str]:
+    axis = int(t.constant(node, 1))
+    index = t.op("ArgMax", t.value(node, 0), axis=axis, keepdims=0)  # int64, first maximum
+    dtype = node.attribute("output_type", np.int64)
+    return [index if dtype == np.int64 else t.op("Cast", index, to=_onnx_type(dtype))]
+
+
+@translates("FloorDiv")
+def _floor_div(t: Translation, node: Node) -> list[str]:
+    a, b = t.value(node, 0), t.value(node, 1)
+    dtype = node.attribute("T", np.float32)
+    if np.issubdtype(dtype, np.floating):
+        return [t.op("Floor", t.op("Div", a, b))]
+    # integer Div truncates towards zero; subtracting Python's remainder (fmod=0) first makes
+    # the division exact, so the quotient is floored as TensorFlow's for negatives too
+    return [t.op("Div", t.op("Sub", a, t.op("Mod", a, b, fmod=0)), b)]
+
+
+@folds("FloorDiv")
+def _fold_floor_div(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.floor_divide(inputs[0], inputs[1])]
+
+
+@translates("SquaredDifference")
+def _squared_difference(t: Translation, node: Node) -> list[str]:
+    difference = t.op("Sub", t.value(node, 0), t.value(node, 1))
+    return [t.op("Mul", difference, difference)]
+
+
+@translates("GatherNd")
+def _gather_nd(t: Translation, node: Node) -> list[str]:
+    indices = t.op("Cast", t.value(node, 1), to=onnx.TensorProto.INT64)
+    return [t.op("GatherND", t.value(node, 0), indices)]
+
+
+# --- shapes, comparisons, reductions, selection (MoveNet MultiPose) ---------------------------
+
+
+def static_shape(t: Translation, value: str) -> tuple[int, ...]:
+    """The shape `value` takes when the graph's inputs have their declared (fixed) shapes,
+    found by running the graph built so far on zeros. Shape nodes fold with it, so a model
+    translated for one input size holds no shape arithmetic."""
+    import onnxruntime as ort
+
+    feeds = {}
+    for spec in t.builder.inputs:
+        dims = [d.dim_value for d in spec.type.tensor_type.shape.dim]
+        if not all(dims):
+            raise UnsupportedOperator(f"Shape of {value!r} needs fixed input shapes, not {dims}")
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(spec.type.tensor_type.elem_type)
+        feeds[spec.name] = np.zeros(dims, dtype)
+    probe = onnx.helper.make_graph(t.builder.nodes, "probe", t.builder.inputs,
+                                   [onnx.helper.make_empty_tensor_value_info(value)],
+                                   t.builder.initializers)
+    model = onnx.helper.make_model(probe, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    model.ir_version = min(model.ir_version, 10)
+    session = ort.InferenceSession(model.SerializeToString())
+    return tuple(session.run(None, feeds)[0].shape)
+
+
+@translates("Shape")
+def _shape(t: Translation, node: Node) -> list[Value]:
+    dtype = node.attribute("out_type", np.int32)
+    return [np.array(static_shape(t, t.value(node, 0)), dtype)]
+
+
+@folds("Shape")
+def _fold_shape(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.array(inputs[0].shape, node.attribute("out_type", np.int32))]
+
+
+@folds("Size")
+def _fold_size(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.array(inputs[0].size, node.attribute("out_type", np.int32))]
+
+
+@folds("Range")
+def _fold_range(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    start, limit, delta = inputs
+    return [np.arange(start, limit, delta).astype(np.result_type(start, limit, delta))]
+
+
+@folds("Fill")
+def _fold_fill(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.full(inputs[0].astype(np.int64), inputs[1], dtype=inputs[1].dtype)]
+
+
+@folds("Tile")
+def _fold_tile(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return [np.tile(inputs[0], inputs[1].astype(np.int64))]
+
+
+@translates("Tile")
+def _tile(t: Translation, node: Node) -> list[str]:
+    multiples = t.weight(t.constant(node, 1).astype(np.int64), "multiples")
+    return [t.op("Tile", t.value(node, 0), multiples)]
+
+
+def _slice_plan(node: Node, rank: int, begin: np.ndarray, end: np.ndarray,
+                strides: np.ndarray) -> tuple[list[slice], list[int], list[int]]:
+    """StridedSlice's spec -> a slice per input axis, the input axes to squeeze (shrunk) and
+    the output positions of new axes."""
+    if int(node.attribute("ellipsis_mask", 0) or 0):
+        raise UnsupportedOperator(f"StridedSlice {node.name!r}: ellipsis_mask is not supported")
+    masks = {key: int(node.attribute(key, 0) or 0)
+             for key in ("begin_mask", "end_mask", "shrink_axis_mask", "new_axis_mask")}
+    slices, squeeze, new_axes = [slice(None)] * rank, [], []
+    axis = position = 0
+    for i in range(len(begin)):
+        if masks["new_axis_mask"] >> i & 1:
+            new_axes.append(position)
+            position += 1
+            continue
+        start = None if masks["begin_mask"] >> i & 1 else int(begin[i])
+        stop = None if masks["end_mask"] >> i & 1 else int(end[i])
+        if masks["shrink_axis_mask"] >> i & 1:
+            stop = start + 1 if start != -1 else None
+            squeeze.append(axis)
+        else:
+            position += 1
+        slices[axis] = slice(start, stop, int(strides[i]))
+        axis += 1
+    return slices, squeeze, new_axes
+
+
+@folds("StridedSlice")
+def _fold_strided_slice(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    data, begin, end, strides = inputs
+    slices, squeeze, new_axes = _slice_plan(node, data.ndim, begin, end, strides)
+    result = np.squeeze(data[tuple(slices)], axis=tuple(squeeze))
+    return [np.expand_dims(result, tuple(new_axes)) if new_axes else result]
+
+
+@translates("StridedSlice")
+def _strided_slice(t: Translation, node: Node) -> list[str]:
+    rank = len(static_shape(t, t.value(node, 0)))
+    begin, end, strides = (t.constant(node, i) for i in (1, 2, 3))
+    slices, squeeze, new_axes = _slice_plan(node, rank, begin, end, strides)
+    big = np.iinfo(np.int64).max
+    starts, ends, axes, steps = [], [], [], []
+    for axis, part in enumerate(slices):
+        if part == slice(None):
+            continue
+        step = part.step or 1
+        starts.append(part.start if part.start is not None else (0 if step > 0 else -1))
+        ends.append(part.stop if part.stop is not None else (big if step > 0 else -big))
+        axes.append(axis)
+        steps.append(step)
+    value = t.value(node, 0)
+    if axes:
+        value = t.op("Slice", value, *(t.weight(np.array(v, np.int64), "slice")
+                                       for v in (starts, ends, axes, steps)))
+    if squeeze:
+        value = t.op("Squeeze", value, t.weight(np.array(squeeze, np.int64), "axes"))
+    if new_axes:
+        value = t.op("Unsqueeze", value, t.weight(np.array(new_axes, np.int64), "axes"))
+    return [value]
+
+
+COMPARISONS = {
+    "Equal": ("Equal", np.equal), "Less": ("Less", np.less), "Greater": ("Greater", np.greater),
+    "GreaterEqual": ("GreaterOrEqual", np.greater_equal), "LogicalAnd": ("And", np.logical_and),
+}
+
+
+@translates(*COMPARISONS)
+def _comparison(t: Translation, node: Node) -> list[str]:
+    return [t.op(COMPARISONS[node.op][0], t.value(node, 0), t.value(node, 1))]
+
+
+@folds(*COMPARISONS)
+def _fold_comparison(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    return [COMPARISONS[node.op][1](inputs[0], inputs[1])]
+
+
+@translates("Select", "SelectV2")
+def _select(t: Translation, node: Node) -> list[str]:
+    return [t.op("Where", t.value(node, 0), t.value(node, 1), t.value(node, 2))]
+
+
+@translates("AddN")
+def _add_n(t: Translation, node: Node) -> list[str]:
+    return [t.op("Sum", *(t.value(node, i) for i in range(len(node.inputs))))]
+
+
+@translates("Abs", "Reciprocal")
+def _more_unary(t: Translation, node: Node) -> list[str]:
+    return [t.op(node.op, t.value(node, 0))]
+
+
+@translates("Max", "Sum")
+def _reduce(t: Translation, node: Node) -> list[str]:
+    axes = np.atleast_1d(t.constant(node, 1)).astype(np.int64)
+    keep = int(bool(node.attribute("keep_dims", False)))
+    if node.op == "Sum":  # opset 13+: axes as an input
+        return [t.op("ReduceSum", t.value(node, 0), t.weight(axes, "axes"), keepdims=keep)]
+    return [t.op("ReduceMax", t.value(node, 0), axes=axes.tolist(), keepdims=keep)]
+
+
+@translates("TopKV2")
+def _top_k(t: Translation, node: Node) -> list[str]:
+    if not node.attribute("sorted", True):
+        raise UnsupportedOperator(f"TopKV2 {node.name!r}: unsorted")
+    k = t.weight(np.atleast_1d(t.constant(node, 1)).astype(np.int64), "k")
+    values, indices = t.builder.op_multi("TopK", t.value(node, 0), k, axis=-1, outputs=2)
+    return [values, t.op("Cast", indices, to=onnx.TensorProto.INT32)]
