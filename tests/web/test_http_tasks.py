@@ -70,8 +70,8 @@ def test_every_task_of_the_grpc_api_has_an_http_route(zoo_server):
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.model}/{case.name}")
 def test_http_answers_what_grpc_answers_on_the_samples(zoo_server, stub, case):
     if case.model not in served_models(zoo_server):
-        pytest.skip(f"{case.model} is not in the repository (whisper_tiny_en is built by "
-                    "'make speech-model')")
+        pytest.skip(f"{case.model} is not in the repository (the speech models are built, "
+                    "not shipped: 'make speech-model', 'make speech-models')")
     kind = KIND_OF_TASK[case.task]
     data = case.path.read_bytes()
     expected = as_json(grpc_call(stub, kind, grpc_request(kind, data, model=case.model,
@@ -181,3 +181,25 @@ def test_the_docs_page_needs_no_cdn(zoo_server):
     for asset in assets:
         with urllib.request.urlopen(zoo_server.http_url + asset, timeout=30) as response:
             assert response.status == 200 and response.read()
+
+
+def test_live_frames_answer_the_newest_and_drop_the_stale(zoo_server):
+    """Frames sent faster than the model answers do not queue: the frames that wait are
+    replaced by newer ones, and the newest is always answered."""
+    from websockets.sync.client import connect
+
+    model = "shapes_captioner"
+    old, new = (sample_path(model, name).read_bytes() for name in ("scene_0.png", "scene_1.png"))
+    _, expected_new, _ = post_file(f"{zoo_server.http_url}/tasks/caption", new)
+    _, expected_old, _ = post_file(f"{zoo_server.http_url}/tasks/caption", old)
+    assert expected_new["caption"] != expected_old["caption"]
+    frames = [old] * 7 + [new]
+    with connect(f"ws://127.0.0.1:{zoo_server.http_port}/tasks/caption/live?model={model}",
+                 open_timeout=10) as websocket:
+        for frame in frames:
+            websocket.send(frame)
+        answers = []
+        while not answers or answers[-1] != expected_new["caption"]:
+            answers.append(json.loads(websocket.recv(timeout=60))["result"]["caption"])
+    assert len(answers) < len(frames), "every stale frame was answered"
+    assert set(answers[:-1]) <= {expected_old["caption"]}
