@@ -23,6 +23,7 @@ import onnx
 import onnxruntime
 from PIL import Image
 
+from contract.metadata import ImageInput
 from toolchain.architectures import BuildOptions
 from toolchain.exporter import ExportRequest, export, latest_model_file
 from toolchain.model_folder import save_onnx
@@ -77,7 +78,7 @@ def main() -> None:
         size = int(source.get_inputs()[0].shape[1])
         calibration = args.calibration or synthetic_images(Path(work) / "calibration", 32, size)
         int8 = Path(work) / "int8.onnx"
-        images = load_images(calibration, size, size, 3)
+        images = load_images(calibration, ImageInput((size, size), channels=3))
         save_onnx(quantize_int8(onnx.load_model(str(latest_model_file(folder))), images), int8)
         models = {"fp32": latest_model_file(folder), "int8": int8}
         print(f"{args.architecture}, {size}x{size}, {args.threads} threads, "

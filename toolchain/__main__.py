@@ -193,7 +193,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from toolchain.exporter import verify_folder
+    from toolchain.verification import verify_folder
 
     for row in verify_folder(args.folder):
         print(f"{row['output']}: {row['metric']} {row['value']} (tolerance {row['tolerance']}) ok")

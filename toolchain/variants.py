@@ -19,6 +19,8 @@ import onnx
 from PIL import Image
 from tqdm import tqdm
 
+from contract.imaging import fit, for_input
+from contract.metadata import ImageInput, parse_metadata
 from toolchain.architectures import BuildOptions, Component, ExportError, get
 from toolchain.exporter import (
     VERIFICATION_FILE,
@@ -99,7 +101,7 @@ def write_int8(
     overwrite: bool,
 ) -> Path:
     """Static QDQ quantisation calibrated on `calibration` images, verified, `<name>_int8`."""
-    images = load_images(calibration, *component.inputs[0].dims)
+    images = load_images(calibration, served_image(component))
     quantized = quantize_int8(model, images)
     checks = [agreement_check(component, quantized, images)]
     _raise_on_failure("int8", checks)
@@ -160,17 +162,22 @@ def agreement_check(component: Component, quantized: onnx.ModelProto, images: np
     }
 
 
-def load_images(folder: Path, height: int, width: int, channels: int) -> np.ndarray:
-    """The folder's images, resized (stretched) to the model's input size, as uint8 NHWC."""
+def served_image(component: Component) -> ImageInput:
+    """How the server fits an image into the component's `image` input (its metadata)."""
+    metadata = parse_metadata(component.parameters).section(ImageInput)
+    return for_input(metadata, tuple(component.inputs[0].dims))
+
+
+def load_images(folder: Path, image: ImageInput) -> np.ndarray:
+    """The folder's images fitted as the server fits them (contract/imaging.py), uint8 NHWC."""
     files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ExportError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-    mode = "L" if channels == 1 else "RGB"
+    mode = "L" if image.channels == 1 else "RGB"
     arrays = []
     for file in files[:MAX_CALIBRATION_IMAGES]:
-        with Image.open(file) as image:
-            resized = image.convert(mode).resize((width, height), Image.BILINEAR)
-        arrays.append(np.asarray(resized, dtype=np.uint8).reshape(height, width, channels))
+        with Image.open(file) as picture:
+            arrays.append(fit(picture.convert(mode), image)[0])
     return np.stack(arrays)
 
 

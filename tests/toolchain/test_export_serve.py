@@ -11,7 +11,8 @@ import tritonclient.grpc as triton
 
 from tests.toolchain.conftest import SERVED
 from toolchain.architectures import BuildOptions, get
-from toolchain.exporter import build_components, compare, run_torch, verify_folder
+from toolchain.exporter import build_components, compare, run_torch
+from toolchain.verification import verify_folder
 
 
 def components_of(folder: Path):

@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 from toolchain.__main__ import main
-from toolchain.exporter import verify_folder
 from toolchain.variants import write_variants
+from toolchain.verification import verify_folder
 
 # Published parameter counts (torchvision's model documentation, the original papers).
 PUBLISHED = {"vgg16": 138.36e6, "resnet50": 25.56e6, "alexnet": 61.10e6}

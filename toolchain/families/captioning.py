@@ -22,7 +22,7 @@ from toolchain.families.hf import (
     tokenizer_json,
     vocabulary_lines,
 )
-from toolchain.families.kv_cache import kv_cache_component
+from toolchain.families.kv_cache import FullSequenceDecoder, kv_cache_component
 from toolchain.model_folder import TensorSpec
 
 HUB_ID = "nlpconnect/vit-gpt2-image-captioning"
@@ -39,18 +39,6 @@ class CaptionEncoder(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.encoder(pixel_values=self.normalize(image)).last_hidden_state
-
-
-class CaptionDecoder(nn.Module):
-    """Encoder features and all tokens so far -> logits for every position (no cache)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        outputs = self.model(encoder_outputs=(features,), decoder_input_ids=tokens, use_cache=False)
-        return outputs.logits
 
 
 def tiny_model() -> nn.Module:
@@ -133,7 +121,7 @@ def build(options: BuildOptions) -> list[Component]:
         return [encoder, decoder]
     decoder = Component(
         suffix="_decoder",
-        module=CaptionDecoder(model).eval(),
+        module=FullSequenceDecoder(model).eval(),
         inputs=[TensorSpec("features", "FP32", features), TensorSpec("tokens", "INT64", [-1])],
         outputs=[TensorSpec("logits", "FP32", [-1, len(vocabulary)])],
         max_batch_size=options.max_batch_size,

@@ -1,4 +1,5 @@
-"""Decoders with cached self-attention keys and values (`decoder_kind: "kv_cache"`).
+"""The decoder graphs of encoder-decoder models: `FullSequenceDecoder` (`decoder_kind:
+"full_sequence"`: all tokens each step) and `KvCacheDecoder` with its component (`"kv_cache"`).
 
 transformers 5 passes caches as `Cache` objects; the served graph takes and returns flat
 tensors instead. Per item: `features` (as the encoder gave it), `tokens` INT64 [T_new], and for
@@ -15,6 +16,18 @@ from torch import nn
 
 from toolchain.architectures import Component
 from toolchain.model_folder import TensorSpec
+
+
+class FullSequenceDecoder(nn.Module):
+    """Encoder features and all tokens so far -> logits for every position (no cache)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+        outputs = self.model(encoder_outputs=(features,), decoder_input_ids=tokens, use_cache=False)
+        return outputs.logits
 
 
 class KvCacheDecoder(nn.Module):

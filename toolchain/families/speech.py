@@ -21,7 +21,7 @@ from torch import nn
 from toolchain.architectures import Architecture, BuildOptions, Component, ExportError, register
 from toolchain.families.common import check_weights_option
 from toolchain.families.hf import load_hf_model, tokenizer_json
-from toolchain.families.kv_cache import kv_cache_component
+from toolchain.families.kv_cache import FullSequenceDecoder, kv_cache_component
 from toolchain.model_folder import TensorSpec
 
 WHISPER_HUB_ID = "openai/whisper-tiny"
@@ -42,18 +42,6 @@ class WhisperEncoder(nn.Module):
 
     def forward(self, input_features: torch.Tensor) -> torch.Tensor:
         return self.encoder(input_features=input_features).last_hidden_state
-
-
-class WhisperDecoder(nn.Module):
-    """Encoder features and all tokens so far -> logits for every position (no cache)."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-        outputs = self.model(encoder_outputs=(features,), decoder_input_ids=tokens, use_cache=False)
-        return outputs.logits
 
 
 class CtcModel(nn.Module):
@@ -167,7 +155,7 @@ def build_whisper(options: BuildOptions) -> list[Component]:
         return [encoder, decoder]
     decoder = Component(
         suffix="_decoder",
-        module=WhisperDecoder(model).eval(),
+        module=FullSequenceDecoder(model).eval(),
         inputs=[TensorSpec("features", "FP32", features), TensorSpec("tokens", "INT64", [-1])],
         outputs=[TensorSpec("logits", "FP32", [-1, vocabulary_size])],
         max_batch_size=options.max_batch_size,

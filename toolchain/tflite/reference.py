@@ -7,15 +7,6 @@ from pathlib import Path
 import numpy as np
 
 
-def litert_available() -> bool:
-    """True when the LiteRT interpreter can be imported here."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def run_tflite(path: Path, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Run the model once per item of the batch (TFLite graphs here have batch 1).
 
