@@ -22,6 +22,7 @@ from toolchain.families.common import (
     download_default,
     load_state_dict,
     random_images,
+    register_torchvision,
 )
 from toolchain.families.hf import hf_image_normalisation, load_hf_model
 from toolchain.model_folder import TensorSpec
@@ -262,20 +263,8 @@ def build_hf_vit(options: BuildOptions) -> list[Component]:
 
 def _register_all() -> None:
     for builder in TORCHVISION_CLASSIFIERS:
-        meta = builder.weights_enum().meta
-        register(
-            Architecture(
-                name=builder.name,
-                task="classification",
-                description=f"torchvision {builder.name} (ImageNet-1k, "
-                f"{meta['num_params'] / 1e6:.1f} M parameters)",
-                source="torchvision.models",
-                license=TORCHVISION_LICENSE,
-                build=builder.build,
-                default_weights=f"torchvision {builder.weights_enum()}",
-                published_parameters=meta["num_params"],
-            )
-        )
+        register_torchvision(builder, task="classification", trained_on="ImageNet-1k",
+                             source="torchvision.models", license=TORCHVISION_LICENSE)
     register(
         Architecture(
             name="lenet5",

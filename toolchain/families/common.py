@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from toolchain.architectures import BuildOptions, ExportError
+from toolchain.architectures import Architecture, BuildOptions, ExportError, register
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +93,23 @@ def download_default(load: Callable[[], nn.Module], what: str) -> nn.Module:
         ) from error
     finally:
         socket.setdefaulttimeout(previous)
+
+
+def register_torchvision(builder, *, task: str, trained_on: str, source: str, license: str,
+                         input_note: str = "") -> None:
+    """Register a torchvision builder (its `name`, `build` and `weights_enum`) as an
+    architecture, described from its published weights' metadata."""
+    meta = builder.weights_enum().meta
+    register(
+        Architecture(
+            name=builder.name,
+            task=task,
+            description=f"torchvision {builder.name} ({trained_on}, "
+            f"{meta['num_params'] / 1e6:.1f} M parameters{input_note})",
+            source=source,
+            license=license,
+            build=builder.build,
+            default_weights=f"torchvision {builder.weights_enum()}",
+            published_parameters=meta["num_params"],
+        )
+    )

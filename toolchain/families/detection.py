@@ -18,12 +18,13 @@ import torch
 from torch import nn
 from torchvision import models
 
-from toolchain.architectures import Architecture, BuildOptions, Component, ExportError, register
+from toolchain.architectures import BuildOptions, Component, ExportError
 from toolchain.families.common import (
     check_weights_option,
     download_default,
     load_state_dict,
     random_images,
+    register_torchvision,
 )
 from toolchain.model_folder import TensorSpec
 
@@ -172,20 +173,9 @@ DETECTORS = [
 
 def _register_all() -> None:
     for builder in DETECTORS:
-        meta = builder.weights_enum().meta
-        register(
-            Architecture(
-                name=builder.name,
-                task="detection",
-                description=f"torchvision {builder.name} (COCO, {meta['num_params'] / 1e6:.1f} M "
-                f"parameters, {builder.image_size}x{builder.image_size} input)",
-                source="torchvision.models.detection",
-                license=LICENSE,
-                build=builder.build,
-                default_weights=f"torchvision {builder.weights_enum()}",
-                published_parameters=meta["num_params"],
-            )
-        )
+        register_torchvision(builder, task="detection", trained_on="COCO",
+                             source="torchvision.models.detection", license=LICENSE,
+                             input_note=f", {builder.image_size}x{builder.image_size} input")
 
 
 _register_all()

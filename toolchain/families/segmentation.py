@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchvision import models
 
-from toolchain.architectures import Architecture, BuildOptions, Component, ExportError, register
+from toolchain.architectures import BuildOptions, Component, ExportError
 from toolchain.families.common import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -22,6 +22,7 @@ from toolchain.families.common import (
     download_default,
     load_state_dict,
     random_images,
+    register_torchvision,
 )
 from toolchain.model_folder import TensorSpec
 
@@ -108,20 +109,8 @@ SEGMENTERS = [
 
 def _register_all() -> None:
     for builder in SEGMENTERS:
-        meta = builder.weights_enum().meta
-        register(
-            Architecture(
-                name=builder.name,
-                task="segmentation",
-                description=f"torchvision {builder.name} (VOC classes on COCO, "
-                f"{meta['num_params'] / 1e6:.1f} M parameters)",
-                source="torchvision.models.segmentation",
-                license=LICENSE,
-                build=builder.build,
-                default_weights=f"torchvision {builder.weights_enum()}",
-                published_parameters=meta["num_params"],
-            )
-        )
+        register_torchvision(builder, task="segmentation", trained_on="VOC classes on COCO",
+                             source="torchvision.models.segmentation", license=LICENSE)
 
 
 _register_all()
