@@ -201,6 +201,7 @@ class ModelRepository:
         check_served(config)
         check_sequence_config(config)
         metadata = read_metadata(name, config)
+        check_label_files(name, directory, config)
         filename = config.default_model_filename or "model.onnx"
         available = _versions_on_disk(directory, filename)
         versions = select_versions(config, available)
@@ -275,6 +276,16 @@ class ModelRepository:
             allow_cpu_fallback=runtime.allow_cpu_fallback,
             intra_op_spinning=self.settings.intra_op_spinning,
         )
+
+
+def check_label_files(name: str, directory: Path, config: ModelConfig) -> None:
+    """Every `label_filename` an output names is a file beside the config."""
+    for output in config.output:
+        if output.label_filename and not (directory / output.label_filename).is_file():
+            raise ModelLoadError(
+                f"model '{name}': output '{output.name}' names label_filename "
+                f"'{output.label_filename}', which is not in the model folder; add the file or "
+                "remove the field")
 
 
 def read_metadata(name: str, config: ModelConfig) -> ModelMetadata:

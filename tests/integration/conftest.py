@@ -46,6 +46,8 @@ def build_repository(root: Path) -> Path:
                     version=version, config=VERSIONED)
     models.save(models.scale_model(), root, "misspelt_parameter", config=MISSPELT)
     models.save(models.scale_model(), root, "mistyped_parameter", config=MISTYPED)
+    models.save(models.scale_model(), root, "missing_labels",
+                config='output [{ name: "y" label_filename: "labels.txt" }]\n')
     broken = root / "broken" / "1"
     broken.mkdir(parents=True)
     (broken / "model.onnx").write_bytes(b"this is not an onnx file")

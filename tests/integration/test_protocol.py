@@ -134,6 +134,9 @@ def test_a_misspelt_or_mistyped_task_parameter_fails_the_load_naming_the_key(cli
         infer(client, "mistyped_parameter", x=np.zeros((1, 4), np.float32))
     assert error.value.status() == "StatusCode.UNAVAILABLE"
     assert "'score_threshold' is 'high'" in error.value.message()
+    assert index["missing_labels"].state == "UNAVAILABLE"
+    assert ("output 'y' names label_filename 'labels.txt', which is not in the model folder"
+            in index["missing_labels"].reason)
 
 
 def test_statistics_count_inferences(client):
