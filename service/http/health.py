@@ -11,6 +11,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from ..names import MAX_NAME_LENGTH
 from .context import HttpContext
 
 GET = ["GET", "HEAD"]
@@ -39,6 +40,6 @@ def build_router(context: HttpContext) -> APIRouter:
     @router.api_route("/v2/models/{name}/ready", methods=GET,
                       summary="200 when the model's newest version is ready")
     def model_ready(name: str) -> JSONResponse:
-        return _readiness(context.core.is_ready(name), name=name)
+        return _readiness(context.core.is_ready(name), name=name[:MAX_NAME_LENGTH])
 
     return router

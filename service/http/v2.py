@@ -25,6 +25,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 
 from ..errors import InvalidInput
+from ..names import MAX_NAME_LENGTH
 from ..v2.dataplane import (
     DataPlane,
     InferRequest,
@@ -75,7 +76,8 @@ def _model_routes(router: APIRouter, plane: DataPlane, limit: int) -> None:
     @router.get("/v2/models/{name}/versions/{version}/ready", summary="200 when ready")
     def version_ready(name: str, version: str) -> JSONResponse:
         ready = plane.model_ready(name, version)
-        return JSONResponse({"name": name, "ready": ready}, status_code=200 if ready else 503)
+        return JSONResponse({"name": name[:MAX_NAME_LENGTH], "ready": ready},
+                            status_code=200 if ready else 503)
 
     @router.get("/v2/models/{name}/config", summary="model configuration")
     @router.get("/v2/models/{name}/versions/{version}/config")

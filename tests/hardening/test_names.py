@@ -33,3 +33,16 @@ def test_odd_model_name_is_not_found_with_a_short_message(server, hardening_repo
         assert not client.is_model_ready(name)
         assert client.infer("easyvqa", _vqa_inputs(np.ones(12, np.int64))) is not None
     assert "\nERROR forged" not in server.log()
+
+
+def test_http_echoes_a_long_name_bounded(server):
+    import json
+    import urllib.error
+    import urllib.request
+
+    name = "m" * 10_000
+    for path in (f"/v2/models/{name}", f"/v2/models/{name}/ready"):
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(server.http_url + path, timeout=30)
+        assert error.value.code in (404, 503)
+        assert len(json.dumps(json.loads(error.value.read()))) < 400
