@@ -70,8 +70,8 @@ def test_every_task_of_the_grpc_api_has_an_http_route(zoo_server):
 @pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case.model}/{case.name}")
 def test_http_answers_what_grpc_answers_on_the_samples(zoo_server, stub, case):
     if case.model not in served_models(zoo_server):
-        pytest.skip(f"{case.model} is not in the repository (the speech models are built, "
-                    "not shipped: 'make speech-model', 'make speech-models')")
+        pytest.skip(f"{case.model} is not in the repository: it is built, not shipped (make "
+                    "test builds it; see the Makefile's model targets)")
     kind = KIND_OF_TASK[case.task]
     data = case.path.read_bytes()
     expected = as_json(grpc_call(stub, kind, grpc_request(kind, data, model=case.model,
