@@ -211,6 +211,33 @@ class SpeechTokens:
 
 
 @dataclass(frozen=True)
+class Grounding:
+    """Grounded captioning and VQA: outputs composed from what other served models see."""
+
+    title: ClassVar[str] = "grounded captions and answers"
+    object_detector: str = param(
+        "", "the detection model whose objects (counts, positions) the captions and answers "
+            "name; set: the model is grounded (its own graph names the colours of regions) "
+            "and needs no decoder or question tokenizer; empty: a neural model")
+    pose_estimator: str = param("", "the pose model that says how the main person holds "
+                                    "their arms; empty: no pose")
+    text_reader: str = param("", "the text-reading model for \"what does it say?\"; empty: "
+                                 "such questions are answered \"I can't tell\"")
+    object_score: float = param(0.4, "the lowest detection score counted as an object",
+                                minimum=0.0, maximum=1.0)
+    keypoint_score: float = param(0.3, "the lowest score of a keypoint used for a pose",
+                                  minimum=0.0, maximum=1.0)
+    text_score: float = param(0.5, "the lowest score of a line of text read",
+                              minimum=0.0, maximum=1.0)
+    max_objects: int = param(4, "the most kinds of object a caption names", minimum=1)
+
+
+def is_grounded(metadata: ModelMetadata) -> bool:
+    """Whether a captioning or VQA model composes its output from other models (Grounding)."""
+    return metadata.has(Grounding) and bool(metadata.section(Grounding).object_detector)
+
+
+@dataclass(frozen=True)
 class ComponentFiles:
     """Components: files that travel with a decoder for reference (the task model decodes)."""
 
@@ -303,7 +330,7 @@ def register_task(task: str, *sections: type,
 
 
 def _needs_decoder(metadata: ModelMetadata) -> None:
-    if not metadata.section(TextDecoder).decoder:
+    if not is_grounded(metadata) and not metadata.section(TextDecoder).decoder:
         raise MetadataError("decoder", "is missing: a captioning model names its decoder "
                                        "component")
 
@@ -322,8 +349,9 @@ def _speech_seq2seq(metadata: ModelMetadata) -> None:
 register_task("classification", ImageInput)
 register_task("detection", ImageInput, DetectionThresholds)
 register_task("segmentation", ImageInput)
-register_task("captioning", ImageInput, TextDecoder, Vocabulary, check=_needs_decoder)
-register_task("vqa", ImageInput, Question)
+register_task("captioning", ImageInput, TextDecoder, Vocabulary, Grounding,
+              check=_needs_decoder)
+register_task("vqa", ImageInput, Question, Grounding)
 register_task("speech", SpeechFrontEnd, TextDecoder, SpeechTokens, check=_speech_seq2seq)
 register_task("pose", ImageInput, PoseEstimation)
 register_task("ocr", TextReading, check=_needs_recognizer)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from contract.metadata import TextDecoder
+from contract.metadata import TextDecoder, is_grounded
 from contract.metadata import Vocabulary as VocabularyMetadata
 
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .decoding import ComponentDecoder, beam_search, decoder_of
+from .grounding import grounded_caption
 from .imaging import prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, output_name
@@ -29,6 +30,8 @@ async def caption(core: InferenceCore, model: LoadedModel, image: bytes, max_tok
                   beam_width: int, limits: TaskLimits) -> CaptionResult:
     if max_tokens < 0 or beam_width < 0:
         raise InvalidInput("max_tokens and beam_width must not be negative (0: the defaults)")
+    if is_grounded(model.metadata):
+        return CaptionResult(*await grounded_caption(core, model, image, limits))
     array, _ = await prepare_image_async(image, model, limits)
     features_name = output_name(model, "features")
     encoded = await infer_one(core, model, {"image": array}, [features_name])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from contract.metadata import Question
+from contract.metadata import Question, is_grounded
 
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .classify import ClassScore, top_classes
+from .grounding import check_question, grounded_answers
 from .imaging import prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, input_dims, labels_of, output_name
@@ -18,12 +19,7 @@ from .text import tokenizer_of
 
 def question_tokens(model: LoadedModel, question: str, limits: TaskLimits) -> np.ndarray:
     """The question as the model's `question` input: token ids, padded with 0 to its length."""
-    question = question.strip()
-    if not question:
-        raise InvalidInput("the question is empty; ask something about the image")
-    if len(question) > limits.max_question_chars:
-        raise InvalidInput(f"the question has {len(question)} characters; the limit is "
-                           f"{limits.max_question_chars}")
+    question = check_question(question, limits)
     metadata = model.metadata.section(Question)
     ids = tokenizer_of(model, metadata.tokenizer).encode(question).ids
     dims = input_dims(model, "question")
@@ -40,6 +36,9 @@ def question_tokens(model: LoadedModel, question: str, limits: TaskLimits) -> np
 
 async def answer_question(core: InferenceCore, model: LoadedModel, image: bytes, question: str,
                           top_k: int, limits: TaskLimits) -> list[ClassScore]:
+    if is_grounded(model.metadata):
+        return await grounded_answers(core, model, image, question,
+                                      min(top_k, limits.max_top_k), limits)
     tokens = question_tokens(model, question, limits)
     array, _ = await prepare_image_async(image, model, limits)
     output = output_name(model, "probabilities")

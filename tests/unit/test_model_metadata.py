@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from contract.metadata import (
+    Grounding,
     ImageInput,
     MetadataError,
     ModelMetadata,
@@ -17,6 +18,7 @@ from contract.metadata import (
     SpeechTokens,
     TextDecoder,
     Vocabulary,
+    is_grounded,
     parameters_markdown,
     parse_metadata,
 )
@@ -59,6 +61,12 @@ def test_shipped_folder_metadata_follows_the_schema(name):
 
 
 def _check_named_files(folder: Path, metadata: ModelMetadata) -> None:
+    if is_grounded(metadata):
+        grounding = metadata.section(Grounding)
+        assert metadata_of(grounding.object_detector).task == "detection"
+        for name, task in ((grounding.pose_estimator, "pose"), (grounding.text_reader, "ocr")):
+            assert not name or metadata_of(name).task == task, f"{name} serves {task}"
+        return
     if metadata.has(TextDecoder) and metadata.section(TextDecoder).decoder:
         decoder = metadata.section(TextDecoder).decoder
         assert metadata_of(decoder).task == "component", f"{decoder} is a component"

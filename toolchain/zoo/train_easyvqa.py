@@ -200,7 +200,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         out_dir,
         NAME,
         onnx_model,
-        metadata=ModelMetadata.build("vqa", image, question, default=True,
+        metadata=ModelMetadata.build("vqa", image, question, default=False,
                                      description=DESCRIPTION),
         inputs=[image_tensor(image), TensorSpec("question", "INT64", [QUESTION_TOKENS])],
         outputs=[
