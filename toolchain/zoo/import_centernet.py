@@ -27,6 +27,7 @@ from toolchain.tfjs import TfjsGraph, human_file, human_model, read_tfjs, run_tf
 from toolchain.tfjs.human_models import PACKAGE, VERSION
 from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo, save_sample
+from toolchain.zoo._coco import coco_labels, iou, nms_outputs, suppress
 from toolchain.zoo._publish import (
     detection_outputs,
     image_tensor,
@@ -61,15 +62,6 @@ SAMPLES = {
 }
 
 
-def coco_labels() -> list[str]:
-    """The 80 COCO class names in the order of the heat map's channels (torchvision's
-    91-entry category list without the background and the 11 unused ids)."""
-    from torchvision.models.detection import FasterRCNN_ResNet50_FPN_Weights
-
-    categories = FasterRCNN_ResNet50_FPN_Weights.COCO_V1.meta["categories"]
-    return [name for name in categories if name not in ("__background__", "N/A")]
-
-
 def build_graph(graph: TfjsGraph) -> onnx.ModelProto:
     """image UINT8 [512, 512, 3] -> boxes [N, 4] (input pixels), scores [N], labels [N]."""
     b = GraphBuilder(NAME)
@@ -82,23 +74,7 @@ def build_graph(graph: TfjsGraph) -> onnx.ModelProto:
     scores = b.op("Transpose", b.op("Reshape", peaks, b.const(np.array([1, -1, 80], np.int64))),
                   perm=[0, 2, 1])  # fmt: skip  # [1, 80, cells*cells]
     boxes = _boxes(b, sides, cells)  # [1, cells*cells, 4]
-    selected = b.op(
-        "NonMaxSuppression",
-        boxes,
-        scores,
-        b.const(np.array([MAX_PER_CLASS], np.int64)),
-        b.const(np.array([NMS_IOU], np.float32)),
-        b.const(np.array([GRAPH_SCORE_FLOOR], np.float32)),
-    )  # [K, 3]: batch, class, cell
-    classes = b.op("Gather", selected, b.const(np.int64(1)), axis=1)
-    cell = b.op("Gather", selected, b.const(np.int64(2)), axis=1)
-    flat_boxes = b.op("Squeeze", boxes, b.const(np.array([0], np.int64)))
-    flat_scores = b.op("Squeeze", scores, b.const(np.array([0], np.int64)))
-    picked = b.op("GatherND", flat_scores, b.op("Gather", selected, b.const(np.array([1, 2])),
-                                                 axis=1))  # fmt: skip
-    b.output(b.op("Gather", flat_boxes, cell, axis=0), "boxes", np.float32, ["N", 4])
-    b.output(picked, "scores", np.float32, ["N"])
-    b.output(classes, "labels", np.int64, ["N"])
+    nms_outputs(b, boxes, scores, iou=NMS_IOU, floor=GRAPH_SCORE_FLOOR, per_class=MAX_PER_CLASS)
     return b.model(doc=DESCRIPTION)
 
 
@@ -163,12 +139,12 @@ def verify_detections(
     for name, image in images.items():
         placed, _ = fit_array(image, IMAGE)
         boxes, scores, classes = session.run(["boxes", "scores", "labels"], {"image": placed})
-        reference = _suppress([d for d in decoded[name] if d[4] >= SCORE_THRESHOLD])
+        reference = suppress([d for d in decoded[name] if d[4] >= SCORE_THRESHOLD], NMS_IOU)
         ious, score_diffs = [], []
         for x1, y1, x2, y2, score, label in reference:
             same = np.flatnonzero(classes == int(label))
-            match = max(same, key=lambda i: _iou(boxes[i], [x1, y1, x2, y2]), default=None)
-            ious.append(0.0 if match is None else _iou(boxes[match], [x1, y1, x2, y2]))
+            match = max(same, key=lambda i: iou(boxes[i], [x1, y1, x2, y2]), default=None)
+            ious.append(0.0 if match is None else iou(boxes[match], [x1, y1, x2, y2]))
             score_diffs.append(1.0 if match is None else abs(float(scores[match]) - float(score)))
         rows.append({
             "photo": name,
@@ -179,23 +155,6 @@ def verify_detections(
             "max score diff": max(score_diffs, default=None),
         })  # fmt: skip
     return rows
-
-
-def _suppress(detections: list) -> list:
-    """Greedy per-class NMS (IoU NMS_IOU) of TF.js's decoded rows (apart from the graph's)."""
-    kept: list = []
-    for row in sorted(detections, key=lambda d: -d[4]):
-        if all(k[5] != row[5] or _iou(k, row) <= NMS_IOU for k in kept):
-            kept.append(row)
-    return kept
-
-
-def _iou(a, b) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def detect(session: ort.InferenceSession, image: np.ndarray, threshold: float = SCORE_THRESHOLD):
