@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from contract.metadata import parse_metadata
 from toolchain.__main__ import main
 from toolchain.architectures import BuildOptions, Component, architectures
 from toolchain.exporter import build_components, run_torch
@@ -152,6 +153,8 @@ def test_task_metadata_and_tiny_configuration(name: str) -> None:
     components = build_components(architecture, BuildOptions(tiny=True), seed=0)
     assert components[0].suffix == "" and components[0].parameters["task"] == architecture.task
     SCHEMAS[architecture.task](components)
+    for component in components:  # what the server parses when it loads the folder
+        parse_metadata({k: v.format(name=name) for k, v in component.parameters.items()})
     for component in components:
         inputs = component.make_inputs("dummy", np.random.default_rng(0))
         outputs = run_torch(component, inputs)
