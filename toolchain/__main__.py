@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from contract.batching import DEFAULT_MAX_BATCH_SIZE
 from contract.onnx_limits import MAX_OPSET
 from toolchain.architectures import FAMILIES, BuildOptions, ExportError, architectures
 from toolchain.model_folder import ModelFolderError
@@ -70,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--max-batch",
         type=int,
-        default=8,
-        help="max_batch_size for models with a batch dimension (default 8)",
+        default=DEFAULT_MAX_BATCH_SIZE,
+        help=f"max_batch_size for models with a batch dimension (default "
+        f"{DEFAULT_MAX_BATCH_SIZE})",
     )
     export.add_argument("--num-classes", type=int, help="classes of a fine-tuned model")
     export.add_argument("--labels", type=Path, help="class names file, one per line")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from contract.batching import DEFAULT_MAX_BATCH_SIZE
 from toolchain.model_folder import TensorSpec
 
 FAMILIES = ["classification", "detection", "segmentation", "captioning", "vqa", "speech"]
@@ -35,7 +36,7 @@ class BuildOptions:
     tiny: bool = False  # the small configuration tests use (random weights only)
     num_classes: int | None = None
     labels: list[str] | None = None
-    max_batch_size: int = 8
+    max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     image_size: int | None = None
     decoder_kind: str = "kv_cache"  # text decoders: "kv_cache" or "full_sequence"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import onnx
 from torch import nn
 
+from contract.batching import DEFAULT_MAX_BATCH_SIZE
 from contract.metadata import ModelMetadata, SpeechFrontEnd, SpeechTokens, TextDecoder
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
 from toolchain.whisper.audio import SAMPLE_RATE
@@ -233,7 +234,8 @@ def write_folders(repository: Path, source: WhisperSource, name: str,
     inputs, outputs = decoder_folder_specs(config, len(special.languages))
     write_model_folder(
         repository, f"{name}_decoder", decoder, inputs=inputs, outputs=outputs,
-        max_batch_size=8, parameters=decoder_parameters(source, name), overwrite=True,
+        max_batch_size=DEFAULT_MAX_BATCH_SIZE, parameters=decoder_parameters(source, name),
+        overwrite=True,
         card=f"# {name}_decoder\n\nThe decoder component of `{name}`: see its MODEL_CARD.md.\n",
     )
     inputs, outputs = encoder_folder_specs(config)
@@ -242,7 +244,8 @@ def write_folders(repository: Path, source: WhisperSource, name: str,
     if special.multilingual:
         files[LANGUAGES_FILE] = languages_text(special)
     return write_model_folder(
-        repository, name, encoder, inputs=inputs, outputs=outputs, max_batch_size=8,
+        repository, name, encoder, inputs=inputs, outputs=outputs,
+        max_batch_size=DEFAULT_MAX_BATCH_SIZE,
         parameters=task_parameters(source, name, special, token_budget(config, special)),
         overwrite=True, files=files,
         card=model_card(source, name, result, encoder, decoder, whisper),
