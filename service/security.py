@@ -29,6 +29,11 @@ _ADMIN_METHODS = {"RepositoryModelLoad", "RepositoryModelUnload", "LogSettings",
 _HEALTH_METHODS = {"ServerLive", "ServerReady", "ModelReady"}
 _HEALTH_SERVICE = "/grpc.health.v1.Health/"
 _HTTP_HEALTH_PREFIXES = ("/v2/health/", "/metrics")
+# The demo page's shell, the API docs and the shipped sample files hold no model and run
+# nothing: open, so a browser can load the page and then send a token with each request.
+_HTTP_PAGE_PATHS = ("/", "/docs", "/openapi.json")
+_HTTP_PAGE_PREFIXES = ("/static/", "/swagger/", "/samples/")
+_WEBSOCKET_TOKEN_PREFIX = "bearer."  # browsers cannot set headers on a WebSocket
 
 
 class TokenFileError(ValueError):
@@ -86,6 +91,8 @@ class Tokens:
         return INFER
 
     def http_scope(self, path: str) -> str | None:
+        if path in _HTTP_PAGE_PATHS or path.startswith(_HTTP_PAGE_PREFIXES):
+            return None
         if "/repository/" in path or path.startswith(("/v2/logging", "/v2/trace")):
             return ADMIN
         if self.open_health and (path.startswith(_HTTP_HEALTH_PREFIXES)
@@ -151,6 +158,8 @@ class TokenMiddleware:
             return
         headers = dict(scope.get("headers") or ())
         authorization = headers.get(b"authorization", b"").decode("latin-1") or None
+        if authorization is None and scope["type"] == "websocket":
+            authorization = _websocket_bearer(scope)
         refused = self.tokens.check(authorization, self.tokens.http_scope(scope["path"]))
         if refused is None:
             await self.app(scope, receive, send)
@@ -160,6 +169,14 @@ class TokenMiddleware:
             response = JSONResponse({"error": refused[1]}, status_code=refused[0],
                                     headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
+
+
+def _websocket_bearer(scope) -> str | None:
+    """A browser's WebSocket sends its token as a subprotocol `bearer.<token>`."""
+    for protocol in scope.get("subprotocols") or ():
+        if protocol.startswith(_WEBSOCKET_TOKEN_PREFIX):
+            return f"Bearer {protocol.removeprefix(_WEBSOCKET_TOKEN_PREFIX)}"
+    return None
 
 
 def install_token_check(app, tokens: Tokens) -> None:

@@ -167,7 +167,8 @@ def _add_task_routes(router: APIRouter, kind: str, handler: Handler, limit: int)
                             headers={"Server-Timing": f"task;dur={elapsed_ms:.1f}"})
 
     async def live(websocket: WebSocket) -> None:
-        await websocket.accept()
+        offered = websocket.scope.get("subprotocols") or []
+        await websocket.accept(subprotocol=offered[0] if offered else None)  # the page's token
         await serve_frames(websocket, kind, handler, dict(websocket.query_params))
 
     router.add_api_route(f"/tasks/{kind}", run, methods=["POST"], name=kind,

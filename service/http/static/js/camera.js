@@ -1,7 +1,7 @@
 // The webcam, live: one frame in flight at a time over a WebSocket, so a camera faster than
 // the model never builds a queue (frames taken meanwhile are simply not sent).
 
-import { liveUrl } from "./api.js";
+import { liveProtocols, liveUrl } from "./api.js";
 
 const MAX_SIDE = 640;
 
@@ -20,7 +20,7 @@ export class LiveCamera {
     this.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640 } });
     this.video.srcObject = this.stream;
     await this.video.play();
-    this.socket = new WebSocket(liveUrl(kind, options));
+    this.socket = new WebSocket(liveUrl(kind, options), liveProtocols());
     this.socket.binaryType = "arraybuffer";
     this.socket.onmessage = (event) => this.answer(JSON.parse(event.data));
     this.socket.onerror = () => this.onError("the live connection to the server failed");

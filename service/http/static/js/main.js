@@ -1,6 +1,6 @@
 // The demo page: a tab per task route (read from /openapi.json), samples, uploads, live input.
 
-import { ApiError, getJson, runTask } from "./api.js";
+import { ApiError, getJson, runTask, setToken } from "./api.js";
 import { Recorder, decodeAudio, drawWaveform, encodeWav } from "./audio.js";
 import { LiveCamera } from "./camera.js";
 import { drawImage } from "./draw.js";
@@ -247,6 +247,7 @@ async function run(file) {
     if (request !== state.request) return;
     ui.status.textContent = `${route.title}: failed`;
     showError(error instanceof ApiError ? error.message : `the page failed: ${error.message}`);
+    if (error.status === 401) askForToken();
     document.body.dataset.result = "error";
   } finally {
     clearInterval(ticker);
@@ -370,6 +371,20 @@ async function toggleMicrophone() {
 
 // --- start ---
 
+// A server locked with tokens answers 401: ask for one, keep it for this tab, start again.
+function askForToken() {
+  const form = $("token-form");
+  form.hidden = false;
+  $("token").focus();
+  form.onsubmit = (event) => {
+    event.preventDefault();
+    setToken($("token").value.trim());
+    form.hidden = true;
+    ui.error.hidden = true;
+    start();
+  };
+}
+
 async function start() {
   try {
     const [openapi, list, samples] = await Promise.all([
@@ -379,6 +394,11 @@ async function start() {
     state.samples = samples.samples || [];
   } catch (error) {
     showError(`the page could not load the server's task list: ${error.message}`);
+    if (error.status === 401 || error.status === 403) askForToken();
+    return;
+  }
+  if (document.body.dataset.ready) {  // started again with a token
+    selectTab(state.route?.kind || location.hash.slice(1));
     return;
   }
   buildTabs();
