@@ -1,23 +1,28 @@
 """Grounded captions and answers: composed from what served models see, never guessed.
 
 A captioning or VQA model whose `Grounding` metadata names an object detector (see
-contract/metadata.py) has no decoder: `gather_scene` runs the named detector through the core
-(so batching, limits and errors are shared with Detect), then the model's own graph, which
-gives the share of each basic colour in the whole image and in the middle of each object's
-box. `caption_scene` and `answer` compose text from that scene with a small grammar:
+contract/metadata.py) has no decoder: `gather_scene` runs the named component models through
+the core (so batching, limits and errors are shared with Detect, EstimatePose and ReadText):
+the detector, then the model's own graph, which gives the share of each basic colour in the
+whole image and in the middle of each object's box; the pose model (arms raised or not) and
+the text reader when the metadata names them and they are served. `caption_scene` and
+`answer` compose text from that scene with a small grammar:
 
 - caption: the main kinds of object (largest first, at most `max_objects`) with their counts,
-  a colour for a single object whose middle is mostly one colour: "a person, a red car and
-  two cups"; with no object, the picture's main colour.
+  a colour for a single object whose middle is mostly one colour, a lone person's raised
+  arms, and the words read: 'a person with both arms raised, a red car and two cups; the
+  text says "STOP"'; with no object, the picture's main colour.
 - questions (`QUESTION_FORMS`): counting, existence, colour, place, position of one object
-  against another, and "what is in the picture?". Anything else, or an object the detector
-  does not know, is answered "I can't tell" with the forms it can answer.
+  against another, raised arms, what the text says, and "what is in the picture?". Anything
+  else, or an object the detector does not know, is answered "I can't tell" with the forms
+  it can answer.
 
 Scores are the detector's own scores and colour shares, not calibrated probabilities.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections.abc import Callable
@@ -28,7 +33,7 @@ import numpy as np
 from contract.metadata import Grounding
 
 from ..core import InferenceCore
-from ..errors import InvalidInput
+from ..errors import InvalidInput, ModelNotFound, ModelNotReady
 from ..repository import LoadedModel
 from .classify import ClassScore
 from .detect import detect
@@ -36,11 +41,14 @@ from .grounded_words import counted, listed, object_label, place, plural, vocabu
 from .imaging import prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, labels_of, resolve_model
+from .ocr import read_text
+from .pose import estimate_pose
 
 CANDIDATE_SHARE = 0.5  # boxes down to this share of `object_score` are "almost seen" candidates
 MIDDLE = 0.6  # an object's colour is read from the middle 60% of its box (less background)
 COLOUR_SHARE = 0.4  # a caption names a colour covering at least this share of the middle
 UNSURE = "I can't tell"
+EVERYTHING = frozenset({"objects", "pose", "text"})  # what a scene can be gathered from
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,10 @@ class Scene:
     candidates: list[SeenObject]  # below it but above CANDIDATE_SHARE of it
     colours: tuple[tuple[str, float], ...]  # of the whole image, by share
     known_labels: tuple[str, ...]
-    lines: list[tuple[str, float]] | None = None  # text read; None: no text reader
-    notes: dict[str, str] = field(default_factory=dict)
+    lines: list[tuple[str, float]] | None = None  # text read, in reading order; None: unread
+    rejected_line_score: float = 0.0  # the best score of a line read below `text_score`
+    arms_raised: tuple[int, float] | None = None  # the main person's raised arms, confidence
+    missing: dict[str, str] = field(default_factory=dict)  # part -> why it was not seen
 
     def of(self, label: str) -> list[SeenObject]:
         return [o for o in self.objects if o.label == label]
@@ -86,8 +96,31 @@ def grounding_of(model: LoadedModel) -> Grounding:
 
 
 async def gather_scene(core: InferenceCore, model: LoadedModel, image: bytes,
-                       limits: TaskLimits) -> Scene:
-    """Run the model's detector and colour graph on one image."""
+                       limits: TaskLimits, parts: frozenset[str] = EVERYTHING) -> Scene:
+    """Run the component models a question or caption needs (`parts` of EVERYTHING) on one
+    image, at once."""
+    settings = grounding_of(model)
+    objects = _objects(core, model, image, limits) if "objects" in parts else _nothing()
+    pose = (_arms(core, settings, image, limits) if "pose" in parts and settings.pose_estimator
+            else _nothing())
+    text = (_text(core, settings, image, limits) if "text" in parts and settings.text_reader
+            else _nothing())
+    scene, arms, lines = await asyncio.gather(objects, pose, text)
+    scene = scene or Scene([], [], (), ())
+    missing = {**scene.missing, **{part: why for part, why in (("pose", arms), ("text", lines))
+                                   if isinstance(why, str)}}
+    read = lines if isinstance(lines, tuple) else None
+    return Scene(scene.objects, scene.candidates, scene.colours, scene.known_labels,
+                 read[0] if read else None, read[1] if read else 0.0,
+                 arms if isinstance(arms, tuple) else None, missing)
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _objects(core: InferenceCore, model: LoadedModel, image: bytes,
+                   limits: TaskLimits) -> Scene:
     settings = grounding_of(model)
     detector = resolve_model(core, "detection", settings.object_detector)
     floor = settings.object_score * CANDIDATE_SHARE
@@ -101,6 +134,51 @@ async def gather_scene(core: InferenceCore, model: LoadedModel, image: bytes,
     objects = [o for o in seen if o.score >= settings.object_score]
     candidates = [o for o in seen if o.score < settings.object_score]
     return Scene(objects, candidates, colours[0], labels_of(detector, "labels"))
+
+
+def _served(core: InferenceCore, name: str, task: str) -> LoadedModel | str:
+    """The component model, or why it cannot be used (a sentence for "I can't tell")."""
+    try:
+        return resolve_model(core, task, name)
+    except (ModelNotFound, ModelNotReady):
+        return f"the {task} model '{name}' is not served"
+
+
+async def _arms(core: InferenceCore, settings: Grounding, image: bytes,
+                limits: TaskLimits) -> tuple[int, float] | str:
+    """How many arms the most visible person raises (wrist above shoulder), and the lowest
+    score of the keypoints that say so."""
+    model = _served(core, settings.pose_estimator, "pose")
+    if isinstance(model, str):
+        return model
+    result = await estimate_pose(core, model, image, None, 1, limits)
+    if not result.people:
+        return "no pose was found"
+    points = {k.name: k for k in result.people[0].keypoints}
+    raised, scores = 0, []
+    for side in ("left", "right"):
+        wrist, shoulder = points.get(f"{side}_wrist"), points.get(f"{side}_shoulder")
+        if wrist is None or shoulder is None:
+            return "the pose model does not name wrists and shoulders"
+        if min(wrist.score, shoulder.score) < settings.keypoint_score:
+            return "the person's wrists and shoulders are not all visible"
+        raised += wrist.y < shoulder.y
+        scores.append(min(wrist.score, shoulder.score))
+    return raised, min(scores)
+
+
+async def _text(core: InferenceCore, settings: Grounding, image: bytes,
+                limits: TaskLimits) -> tuple[list[tuple[str, float]], float] | str:
+    """The lines read at or above `text_score`, and the best score of those below it."""
+    model = _served(core, settings.text_reader, "ocr")
+    if isinstance(model, str):
+        return model
+    result = await read_text(core, model, image, limits)
+    kept = [(line.text, line.score) for line in result.lines
+            if line.score >= settings.text_score and line.text.strip()]
+    rejected = max((line.score for line in result.lines if line.score < settings.text_score),
+                   default=0.0)
+    return kept, rejected
 
 
 def _middle(box: tuple[float, float, float, float]) -> list[float]:
@@ -140,15 +218,30 @@ def caption_scene(scene: Scene, max_objects: int) -> tuple[str, float]:
     as if the scores were independent probabilities)."""
     if not scene.objects:
         colour = scene.colours[0][0] if scene.colours else "dark"
-        return f"a mostly {colour} picture with no object I know", 0.0
+        return f"a mostly {colour} picture with no object I know{_text_phrase(scene)}", 0.0
     groups: dict[str, list[SeenObject]] = {}
     for seen in sorted(scene.objects, key=lambda o: -o.area):
         groups.setdefault(seen.label, []).append(seen)
     named = list(groups.items())[:max_objects]
     phrases = [counted(label, len(group), _main_colour(group[0]) if len(group) == 1 else "")
+               + (_arms_phrase(scene) if label == "person" and len(group) == 1 else "")
                for label, group in named]
     log_probability = sum(math.log(max(o.score, 1e-6)) for _, group in named for o in group)
-    return listed(phrases), log_probability
+    return listed(phrases) + _text_phrase(scene), log_probability
+
+
+def _arms_phrase(scene: Scene) -> str:
+    if scene.arms_raised is None or scene.arms_raised[0] == 0:
+        return ""
+    return " with both arms raised" if scene.arms_raised[0] == 2 else " with an arm raised"
+
+
+def _text_phrase(scene: Scene) -> str:
+    if not scene.lines:
+        return ""
+    words = " ".join(text for text, _ in scene.lines).split()
+    quoted = " ".join(words[:CAPTION_WORDS]) + (" ..." if len(words) > CAPTION_WORDS else "")
+    return f'; the text says "{quoted}"'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +286,16 @@ QUESTION_FORMS = (
         r"what colou?r (?:is|are) " + _THING + _PICTURE,
         r"what is the colou?r of " + _THING + _PICTURE,
         r"what colou?r does " + _THING + r" have")),
+    QuestionForm("text", "what does it say?", (
+        r"what (?:does|do) (?:it|this|that|the [a-z ]+?) (?:say|read)" + _PICTURE,
+        r"what is written(?: on (?:it|this|the [a-z ]+?))?" + _PICTURE,
+        r"what (?:is|are) the (?:text|words|writing)" + _PICTURE,
+        r"what (?:text|words) (?:is|are|do you see|can you read)(?: there)?" + _PICTURE,
+        r"read (?:the|this|me the) (?:text|sign|words|label)")),
+    QuestionForm("arms", "is the person raising their arms?", (
+        r"(?:is|are) " + _THING + r" (?:raising|holding up|lifting|putting up) "
+        r"(?:their |his |her |its |an |a |one |both |the )*(?:arms?|hands?)",
+        r"(?:is|are) " + _THING + r"(?:'s| s)? (?:arms?|hands?) (?:raised|up|in the air)")),
     QuestionForm("where", "where is the X?", (
         r"where (?:is|are) " + _THING + _PICTURE,
         r"in which part of the (?:picture|image|photo) (?:is|are) " + _THING)),
@@ -236,6 +339,11 @@ def answer(scene: Scene, question: str, max_objects: int) -> list[ClassScore]:
     if parsed is None:
         return cannot_tell("the question is not one I can answer")
     form, parts = parsed
+    unseen = scene.missing.get(PART_OF_FORM.get(form.name, ""))
+    if unseen:
+        return cannot_tell(unseen)
+    if form.name == "text":
+        return _read(scene)
     if form.name == "scene":
         caption, log_probability = caption_scene(scene, max_objects)
         return [ClassScore(0, caption, math.exp(log_probability))]
@@ -329,9 +437,34 @@ def _relation(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> li
     return _ranked(("no", best), ("yes", 1 - best))
 
 
+def _read(scene: Scene) -> list[ClassScore]:
+    if not scene.lines:
+        return _ranked(("I see no text", 1 - scene.rejected_line_score))
+    whole = " ".join(text for text, _ in scene.lines)
+    mean = sum(score for _, score in scene.lines) / len(scene.lines)
+    alternatives = scene.lines if len(scene.lines) > 1 else []
+    return _ranked((whole, mean), *alternatives)
+
+
+def _raised(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list[ClassScore]:
+    if labels["x"] != "person":
+        return cannot_tell("only people's arms are seen")
+    if not scene.of("person"):
+        return _ranked(("no (I see no person)", 1 - scene.candidate_score("person")))
+    if scene.arms_raised is None:
+        return cannot_tell(scene.missing.get("pose", "no pose was found"))
+    raised, score = scene.arms_raised
+    decision = "yes" if raised else "no"
+    return _ranked((decision, score), ("no" if raised else "yes", 1 - score))
+
+
 Answerer = Callable[[Scene, dict[str, str], dict[str, str]], list[ClassScore]]
 ANSWERERS: dict[str, Answerer] = {"count": _count, "exists": _exists, "colour": _colour,
-                                  "where": _where, "relation": _relation}
+                                  "where": _where, "relation": _relation, "arms": _raised}
+NEEDS = {"text": frozenset({"text"}), "arms": frozenset({"objects", "pose"}),
+         "scene": EVERYTHING}  # what each form is computed from (others: the objects)
+PART_OF_FORM = {"text": "text"}  # forms that need an optional model and nothing else
+CAPTION_WORDS = 12  # a caption quotes at most this many words of the text read
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,5 +482,7 @@ async def grounded_answers(core: InferenceCore, model: LoadedModel, image: bytes
                            question: str, top_k: int, limits: TaskLimits) -> list[ClassScore]:
     """A grounded model's answers to a question about an image, at most `top_k`."""
     question = check_question(question, limits)
-    scene = await gather_scene(core, model, image, limits)
+    parsed = parse_question(question)
+    parts = NEEDS.get(parsed[0].name, frozenset({"objects"})) if parsed else frozenset({"objects"})
+    scene = await gather_scene(core, model, image, limits, parts)
     return answer(scene, question, grounding_of(model).max_objects)[:max(1, top_k)]

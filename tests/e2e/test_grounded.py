@@ -24,15 +24,18 @@ from tests.support.server import running_server
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "exported_models"
 PHOTOS = ZOO / "samples" / "centernet_coco"
-SERVED = ("centernet_coco", "grounded_captioner", "grounded_vqa", "easyvqa",
-          "shapes_captioner", "shapes_captioner_decoder")
+SERVED = ("centernet_coco", "movenet_lightning", "grounded_captioner", "grounded_vqa",
+          "easyvqa", "shapes_captioner", "shapes_captioner_decoder")
+TEXT_READER = ("ppocr_v4", "ppocr_v4_recognizer", "ppocr_orientation")  # `make ocr-model`
+TEXT_PHOTO = ZOO / "samples" / "ppocr_v4" / "rendered_0.jpg"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     repository = tmp_path_factory.mktemp("grounded_repository")
-    for name in SERVED:
-        (repository / name).symlink_to(ZOO / name, target_is_directory=True)
+    for name in SERVED + TEXT_READER:
+        if (ZOO / name).is_dir():
+            (repository / name).symlink_to(ZOO / name, target_is_directory=True)
     with running_server(repository, timeout=300) as running:
         yield running
 
@@ -166,3 +169,20 @@ def test_a_photo_that_is_not_an_image_is_refused(client):
     with pytest.raises(ClientError) as caught:
         client.caption(io.BytesIO(b"not a photo").getvalue())
     assert caught.value.code.name == "INVALID_ARGUMENT"
+
+
+def test_what_it_says_comes_from_the_text_reader_or_it_cannot_tell(client):
+    answers = client.ask(TEXT_PHOTO, "What does it say?").answers
+    if not (ZOO / "ppocr_v4").is_dir():
+        assert answers[0].text.startswith("I can't tell (the ocr model 'ppocr_v4' is not "
+                                          "served)")
+        return
+    assert "Sparse is" in answers[0].text.replace("isbetter", "is better")
+    assert 'the text says "' in client.caption(TEXT_PHOTO).text
+
+
+def test_raised_arms_need_a_person_and_the_pose(client):
+    answers = client.ask(PHOTOS / "chelsea.jpg", "is the person raising their arms?").answers
+    assert answers[0].text == "no (I see no person)"
+    answers = client.ask(PHOTOS / "grace_hopper.jpg", "are the woman's arms raised?").answers
+    assert answers[0].text == "no" or answers[0].text.startswith("I can't tell (the person's")

@@ -41,8 +41,8 @@ LEVELS = 32  # quantisation levels per channel of the lookup table
 SIZE = 128  # the colour graph's input side
 IMAGE = ImageInput((SIZE, SIZE), 3, "stretch")
 DETECTOR = "centernet_coco"
-POSE = ""  # set when a pose model is served (zoo-pose-ocr)
-TEXT = ""  # set when a text reader is served (zoo-pose-ocr)
+POSE = "movenet_lightning"
+TEXT = "ppocr_v4"  # built by `make ocr-model`; while it is not served, text is "I can't tell"
 
 
 def colour_name(red: float, green: float, blue: float) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,36 @@ def test_the_committed_folders_are_what_the_build_writes(tmp_path):
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
             committed = repository / folder.name / path.relative_to(folder)
             assert committed.read_bytes() == path.read_bytes(), committed
+
+
+def with_parts(**changes) -> Scene:
+    return dataclasses.replace(SCENE, **changes)
+
+
+def test_text_questions_quote_the_lines_read():
+    scene = with_parts(lines=[("STOP", 0.9), ("ALL WAY", 0.7)])
+    answers = answer(scene, "What does the sign say?", 4)
+    assert [(a.label, a.score) for a in answers] == [("STOP ALL WAY", 0.8), ("STOP", 0.9),
+                                                     ("ALL WAY", 0.7)]
+    assert top("what is written on it?", scene) == "STOP ALL WAY"
+    assert caption_scene(scene, 1)[0] == 'a person; the text says "STOP ALL WAY"'
+    assert top("what does it say?", with_parts(lines=[], rejected_line_score=0.25)) == (
+        "I see no text")
+
+
+def test_without_a_text_reader_text_questions_cannot_be_told():
+    scene = with_parts(missing={"text": "the ocr model 'ppocr_v4' is not served"})
+    answers = answer(scene, "what does it say?", 4)
+    assert answers[0].label.startswith(f"{UNSURE} (the ocr model 'ppocr_v4' is not served)")
+
+
+def test_raised_arms_come_from_the_pose():
+    assert top("is the person raising their arms?", with_parts(arms_raised=(2, 0.7))) == "yes"
+    assert top("are the woman's hands up?", with_parts(arms_raised=(0, 0.7))) == "no"
+    assert caption_scene(with_parts(arms_raised=(1, 0.7)), 1)[0] == (
+        "a person with an arm raised")
+    unseen = with_parts(missing={"pose": "the person's wrists and shoulders are not all "
+                                         "visible"})
+    assert "wrists and shoulders" in top("is the person raising their arms?", unseen)
+    nobody = with_parts(objects=[o for o in SCENE.objects if o.label != "person"])
+    assert top("is the man raising his arms?", nobody) == "no (I see no person)"
