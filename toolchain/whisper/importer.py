@@ -3,13 +3,15 @@ folders."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from toolchain.ctranslate2_reader import read_model_bin
-from toolchain.whisper.audio import Recording
+from toolchain.whisper.audio import POCKETSPHINX_DATA, Recording, pocketsphinx_recordings
 from toolchain.whisper.folders import INT8_MIN_AGREEMENT, ImportResult, write_folders
 from toolchain.whisper.graphs import CachedDecoder, export_decoder, export_encoder, quantize_int8
 from toolchain.whisper.languages import evaluate_languages
@@ -18,6 +20,7 @@ from toolchain.whisper.scoring import evaluate
 from toolchain.whisper.source import (
     TINY_EN,
     WhisperSource,
+    fetch_source,
     special_tokens,
     suppressed_token_ids,
     token_budget,
@@ -26,6 +29,35 @@ from toolchain.whisper.verify import pytorch_tokens, verify, verify_decoder_rows
 from toolchain.whisper.weights import whisper_from_ctranslate2
 
 log = logging.getLogger(__name__)
+
+
+def import_source(spec: WhisperSource, out_dir: Path, *, quick: bool = False) -> Path:
+    """Fetch `spec` once, import, verify and write its folders into `out_dir`, scored on
+    pocketsphinx-testdata when installed (two recordings when `quick`, else all)."""
+    recordings = pocketsphinx_recordings() if POCKETSPHINX_DATA.is_dir() else []
+    if not recordings:
+        log.warning("no pocketsphinx-testdata (apt-get install pocketsphinx-testdata): "
+                    "verifying on a synthetic tone, no word error rate")
+    return import_whisper(fetch_source(spec), Path(out_dir), source=spec,
+                          recordings=recordings[:2] if quick else recordings)
+
+
+def samples_cli(module: str, title: str, name: str, samples_help: str,
+                write: Callable[[Path, Path], object]) -> None:
+    """`python -m toolchain.zoo.<module> samples`: write a Whisper model's sample clips."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m toolchain.zoo.{module}",
+        description=f"{title} import helpers. The import itself is "
+                    f"`python -m toolchain import {name} --out exported_models/`.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    samples = commands.add_parser("samples", help=samples_help)
+    samples.add_argument("--model", type=Path, default=Path("exported_models") / name,
+                         help="the imported task model folder (default: %(default)s)")
+    samples.add_argument("--out", type=Path, default=Path("exported_models/samples") / name,
+                         help="where to write the clips (default: %(default)s)")
+    arguments = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    print(write(arguments.model, arguments.out))
 
 
 def import_whisper(source_dir: Path, repository: Path, *, source: WhisperSource = TINY_EN,

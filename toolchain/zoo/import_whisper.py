@@ -23,16 +23,11 @@ Run: `python -m toolchain import whisper_tiny_en --out exported_models/`. Sample
 
 from __future__ import annotations
 
-import argparse
-import logging
 from pathlib import Path
 
 from toolchain.whisper import source
-from toolchain.whisper.audio import POCKETSPHINX_DATA, pocketsphinx_recordings
-from toolchain.whisper.importer import import_whisper
+from toolchain.whisper.importer import import_source, samples_cli
 from toolchain.whisper.samples import write_samples
-
-log = logging.getLogger(__name__)
 
 NAME = source.NAME
 DESCRIPTION = "Whisper tiny.en speech recognition (OpenAI, MIT), imported from CTranslate2"
@@ -42,30 +37,13 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     """Download the source once, import, verify and write `out_dir/whisper_tiny_en` (+ decoder).
 
     `quick` evaluates two recordings instead of all twelve."""
-    recordings = pocketsphinx_recordings() if POCKETSPHINX_DATA.is_dir() else []
-    if not recordings:
-        log.warning("no pocketsphinx-testdata (apt-get install pocketsphinx-testdata): "
-                    "verifying on a synthetic tone, no word error rate")
-    return import_whisper(source.fetch_source(source.TINY_EN), Path(out_dir),
-                          recordings=recordings[:2] if quick else recordings)
+    return import_source(source.TINY_EN, out_dir, quick=quick)
 
 
 def _cli() -> None:
-    parser = argparse.ArgumentParser(
-        prog="python -m toolchain.zoo.import_whisper",
-        description="Whisper tiny.en import helpers. The import itself is "
-                    "`python -m toolchain import whisper_tiny_en --out exported_models/`.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    samples = commands.add_parser(
-        "samples", help="write sample clips and expected.json (needs pocketsphinx-testdata, "
-                        "espeak-ng and flite, and the imported model)")
-    samples.add_argument("--model", type=Path, default=Path("exported_models") / NAME,
-                         help="the imported task model folder (default: %(default)s)")
-    samples.add_argument("--out", type=Path, default=Path("exported_models/samples") / NAME,
-                         help="where to write the clips (default: %(default)s)")
-    arguments = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    print(write_samples(arguments.model, arguments.out))
+    samples_cli("import_whisper", "Whisper tiny.en", NAME,
+                "write sample clips and expected.json (needs pocketsphinx-testdata, "
+                "espeak-ng and flite, and the imported model)", write_samples)
 
 
 if __name__ == "__main__":
