@@ -42,8 +42,9 @@ class RuntimeOptions:
     """Triton's convention: -1 basic only, 0 all (default), 1 basic and extended."""
     allow_cpu_fallback: bool = False
     """On cuda, allow ONNX Runtime to place nodes without a CUDA kernel on the CPU."""
-    intra_op_spinning: bool = False
-    """Let idle intra-op threads spin for work (ONNX Runtime's default) instead of sleeping."""
+    intra_op_spinning: str = "never"
+    """When idle intra-op threads spin for work: never, within-runs (they stop when a run
+    returns) or always (ONNX Runtime's default)."""
 
 
 def _as_onnx_strings(name: str, array: np.ndarray) -> np.ndarray:
@@ -155,8 +156,11 @@ class OnnxRuntime:
         }.get(self.options.graph_optimization_level, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
         if self.on_cuda and not self.options.allow_cpu_fallback:
             options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        spinning = self.options.intra_op_spinning
         options.add_session_config_entry("session.intra_op.allow_spinning",
-                                         "1" if self.options.intra_op_spinning else "0")
+                                         "0" if spinning == "never" else "1")
+        options.add_session_config_entry("session.force_spinning_stop",
+                                         "1" if spinning == "within-runs" else "0")
         return options
 
     def infer(self, inputs: dict[str, np.ndarray],

@@ -63,10 +63,11 @@ class Settings:
         (), "in explicit mode, a model to load at start (repeatable)", metavar="NAME")
     max_message_mb: int = setting(256, "largest gRPC message, MiB, both ways")
     intra_op_threads: int = setting(0, "ONNX Runtime threads per execution; 0 = one per core")
-    intra_op_spinning: bool = setting(
-        False, "let ONNX Runtime's idle threads spin for work (its own default) instead of "
-        "sleeping; off, they leave the cores to the event loop and gRPC, which on a shared "
-        "or small CPU serves batches faster (see README, Performance)")
+    intra_op_spinning: str = setting(
+        "never", "when ONNX Runtime's idle threads spin for work instead of sleeping: never "
+        "(they leave the cores to the event loop and gRPC), within-runs (they stop when an "
+        "execution returns), always (ONNX Runtime's own default); see README, Performance",
+        choices=("never", "within-runs", "always"))
     model_isolation: str = setting(
         "none", "process: every model version runs in its own worker process, so a native "
         "crash fails only that model's in-flight requests (UNAVAILABLE) and the worker "
