@@ -31,9 +31,11 @@ def hardening_repository(tmp_path_factory) -> Path:
     shutil.copytree(ZOO / "easyvqa", repository / BATCHING_VQA)
     config = repository / BATCHING_VQA / "config.pbtxt"
     text = config.read_text().replace('name: "easyvqa"', f'name: "{BATCHING_VQA}"')
+    # a wide window, waited out for a preferred size that never comes: batches form for sure
     text = text.replace("max_queue_delay_microseconds: 2000",
-                        "max_queue_delay_microseconds: 300000")
-    config.write_text(text.replace("preferred_batch_size: [ 8 ]", "preferred_batch_size: [ 64 ]"))
+                        "max_queue_delay_microseconds: 300000\n  preferred_batch_size: [ 64 ]")
+    assert "preferred_batch_size: [ 64 ]" in text, "easyvqa's config changed: adapt this fixture"
+    config.write_text(text)
     models.save(models.slow_model(depth=8), repository, SLOW, config="max_batch_size: 0\n")
     total = models.graph([helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1)],
                          [models.tensor("x", TensorProto.INT64, ["n"])],
