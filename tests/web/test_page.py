@@ -8,10 +8,13 @@ the canvas's pixels: a box is drawn where the model found it, a mask where it sa
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
 import re
 import shutil
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +114,7 @@ def session(browser, zoo_server):
 
 
 def first_served_sample(server, kind: str) -> dict:
-    listing = post_less_get(server, "/samples")["samples"]
+    listing = get_json(server, "/samples")["samples"]
     served = [s for s in listing if s["kind"] == kind and s["served"]]
     if not served:
         pytest.skip(f"no model serving {TASK_OF_KIND[kind]} is in the repository"
@@ -120,10 +123,7 @@ def first_served_sample(server, kind: str) -> dict:
     return served[0]
 
 
-def post_less_get(server, path: str) -> dict:
-    import json
-    import urllib.request
-
+def get_json(server, path: str) -> dict:
     with urllib.request.urlopen(server.http_url + path, timeout=30) as response:
         return json.loads(response.read())
 
@@ -172,8 +172,6 @@ def check_mask(session: Session, answer: dict, sample: dict) -> None:
     labels = [share["label"] for share in answer["shares"] if share["index"] != 0]
     legend = session.page.locator("#legend .entry").all_inner_texts()
     assert [entry.rsplit(" ", 1)[0] for entry in legend] == labels
-    import base64
-
     class_map = np.asarray(Image.open(io.BytesIO(base64.b64decode(answer["classMapPng"]))))
     photo = ImageOps.exif_transpose(Image.open(sample_path(sample["model"], sample["file"])))
     photo = np.asarray(photo.convert("RGB")).astype(int)
@@ -324,6 +322,7 @@ def test_drop_and_paste(session, zoo_server):
     session.open("caption")
     sample = first_served_sample(zoo_server, "caption")
     answer = api_answer(zoo_server, "caption", sample)
+    session.page.select_option("#model", sample["model"])
     _hand_over(session, sample["url"], "drop")
     assert session.page.inner_text(".caption") == answer["caption"]
     session.open("classify")
@@ -387,8 +386,6 @@ def test_the_microphone_gets_a_transcript(session, zoo_server):
     model, recording = MIC_SAMPLE
     if model not in served_models(zoo_server):
         pytest.skip("no speech model served (whisper_tiny_en is built by 'make speech-model')")
-    import json
-
     expected = next(s["expected"] for s in json.loads(
         sample_path(model, "expected.json").read_text())["samples"] if s["audio"] == recording)
     session.open("transcribe")
