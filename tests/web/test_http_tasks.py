@@ -190,8 +190,9 @@ def test_live_frames_answer_the_newest_and_drop_the_stale(zoo_server):
 
     model = "shapes_captioner"
     old, new = (sample_path(model, name).read_bytes() for name in ("scene_0.png", "scene_1.png"))
-    _, expected_new, _ = post_file(f"{zoo_server.http_url}/tasks/caption", new)
-    _, expected_old, _ = post_file(f"{zoo_server.http_url}/tasks/caption", old)
+    url = f"{zoo_server.http_url}/tasks/caption"
+    _, expected_new, _ = post_file(url, new, fields={"model": model})
+    _, expected_old, _ = post_file(url, old, fields={"model": model})
     assert expected_new["caption"] != expected_old["caption"]
     frames = [old] * 7 + [new]
     with connect(f"ws://127.0.0.1:{zoo_server.http_port}/tasks/caption/live?model={model}",
