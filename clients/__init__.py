@@ -5,6 +5,7 @@ Depends on grpcio, protobuf, numpy and Pillow only.
 
 from .client import AsyncClient, Client, StreamItem
 from .results import (
+    Analogy,
     Answer,
     Answers,
     Box,
@@ -27,11 +28,12 @@ from .results import (
     TextReading,
     Transcript,
     TranscriptSegment,
+    WordScore,
 )
 
 __all__ = [
-    "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
+    "Analogy", "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
     "Classification", "Client", "ClientError", "Detection", "Detections", "ModelInfo",
     "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem",
-    "TaskInfo", "TextLine", "TextReading", "Transcript", "TranscriptSegment",
+    "TaskInfo", "TextLine", "TextReading", "Transcript", "TranscriptSegment", "WordScore",
 ]

@@ -28,6 +28,7 @@ from .render import (
     save_png,
 )
 from .results import (
+    Analogy,
     Answers,
     Caption,
     Classification,
@@ -82,6 +83,10 @@ def _poses(result: Poses) -> str:
     return "\n".join(describe_person(i, person) for i, person in enumerate(result.people))
 
 
+def _analogy(result: Analogy) -> str:
+    return ", ".join(f"{w.word} ({w.score:.2f})" for w in result.words)
+
+
 def _model_list(result: ModelList) -> str:
     lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
              for t in result.tasks]
@@ -100,6 +105,7 @@ DESCRIBERS: dict[type, Callable[[Any], str]] = {
     Transcript: lambda r: r.text,
     TextReading: _text_reading,
     Poses: _poses,
+    Analogy: _analogy,
     ModelList: _model_list,
 }
 
@@ -204,6 +210,25 @@ def run_task(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def run_analogy(args: argparse.Namespace) -> int:
+    words = args.words
+    if len(words) not in (1, 3):
+        print("give one word (its nearest words) or three: WORD MINUS PLUS (king man woman: "
+              "king - man + woman)", file=sys.stderr)
+        return 2
+    word, minus, plus = (words + ["", ""])[:3]
+    with Client(args.server, timeout_s=args.timeout) as client:
+        try:
+            result = client.analogy(word, minus, plus, model=args.model, version=args.version,
+                                    top_k=args.top_k)
+        except ClientError as error:
+            print(f"{args.server}: {error.code.name}: {error.message}", file=sys.stderr)
+            return 1
+    query = f"{word} - {minus} + {plus}" if minus else f"nearest to {word}"
+    print(json.dumps(to_jsonable(result)) if args.json else f"{query}: {describe(result)}")
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
     with Client(args.server, timeout_s=args.timeout) as client:
         try:
@@ -273,6 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = _task_parser(sub, "read", "read the text in an image: lines, polygons, confidences")
     p.add_argument("--out", help="PNG with the lines outlined and labelled (a folder for "
                    "several inputs)")
+    p = sub.add_parser("analogy", help="word analogies and nearest words",
+                       description="`analogy king man woman`: the words nearest to "
+                       "king - man + woman; `analogy frog`: the words nearest to frog")
+    p.add_argument("words", nargs="+", metavar="WORD", help="WORD [MINUS PLUS]")
+    p.add_argument("--top-k", type=int, default=10, help="words to show (default: %(default)s)")
+    p.add_argument("--model", default="", help="model to use (default: the task's default)")
+    p.add_argument("--version", default="", help="model version (default: the latest)")
+    _common(p)
     models = sub.add_parser("models", help="list the tasks and models the server offers",
                             description="list the tasks and models the server offers")
     _common(models)
@@ -283,4 +316,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.task == "models":
         return run_models(args)
+    if args.task == "analogy":
+        return run_analogy(args)
     return run_task(args)

@@ -24,6 +24,7 @@ from contract.protocol import striate_tasks_pb2_grpc as pb_grpc
 
 from . import results
 from .results import (
+    Analogy,
     Answers,
     Caption,
     Classification,
@@ -48,7 +49,7 @@ class _TaskSpec:
     field: str  # name in TaskRequest / TaskResponse
     request: type
     convert: Any  # response message -> result dataclass
-    payload: str = "image"
+    payload: str = "image"  # the request's file field; "" for a task without a file
 
 
 TASKS: dict[str, _TaskSpec] = {
@@ -62,6 +63,7 @@ TASKS: dict[str, _TaskSpec] = {
                             payload="audio"),
     "pose": _TaskSpec("EstimatePose", "estimate_pose", pb.EstimatePoseRequest, results.poses),
     "read": _TaskSpec("ReadText", "read_text", pb.ReadTextRequest, results.text_reading),
+    "analogy": _TaskSpec("Analogy", "analogy", pb.AnalogyRequest, results.analogy, payload=""),
 }
 
 
@@ -90,7 +92,8 @@ def make_request(task: str, data: Input, model: str = "", version: str = "", **o
         raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     spec = TASKS[task]
     fields = {name: value for name, value in options.items() if value is not None}
-    return spec.request(model=model, version=version, **{spec.payload: read_input(data)}, **fields)
+    payload = {spec.payload: read_input(data)} if spec.payload else {}
+    return spec.request(model=model, version=version, **payload, **fields)
 
 
 def _stream_request(item: StreamItem) -> pb.TaskRequest:
@@ -184,6 +187,13 @@ class Client:
         """Lines of text with their polygons and confidences."""
         return self._call("read", image, model, version)
 
+    def analogy(self, word: str, minus: str = "", plus: str = "", *, model: str = "",
+                version: str = "", top_k: int = 10) -> Analogy:
+        """The words nearest to `word - minus + plus` (king - man + woman: queen), or with
+        `word` alone, its nearest words; best first, the query words left out."""
+        return self._call("analogy", b"", model, version, word=word, minus=minus, plus=plus,
+                          top_k=top_k)
+
     def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
         try:
@@ -276,6 +286,13 @@ class AsyncClient:
                         ) -> TextReading:
         """Lines of text with their polygons and confidences."""
         return await self._call("read", image, model, version)
+
+    async def analogy(self, word: str, minus: str = "", plus: str = "", *, model: str = "",
+                version: str = "", top_k: int = 10) -> Analogy:
+        """The words nearest to `word - minus + plus` (king - man + woman: queen), or with
+        `word` alone, its nearest words; best first, the query words left out."""
+        return await self._call("analogy", b"", model, version, word=word, minus=minus, plus=plus,
+                          top_k=top_k)
 
     async def models(self) -> ModelList:
         """Every served model, and each task's models and default."""

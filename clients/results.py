@@ -183,6 +183,22 @@ class TextReading:
 
 
 @dataclass(frozen=True)
+class WordScore:
+    word: str
+    score: float  # cosine similarity to the query
+
+
+@dataclass(frozen=True)
+class Analogy:
+    model: str
+    words: list[WordScore]  # best first, the query words left out
+
+    @property
+    def best(self) -> str:
+        return self.words[0].word
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     version: str
@@ -205,7 +221,7 @@ class ModelList:
 
 
 Result = (Classification | Detections | Segmentation | Caption | Answers | Transcript | Poses
-          | TextReading)
+          | TextReading | Analogy)
 
 
 def to_jsonable(result: Result | ModelList) -> dict:
@@ -263,6 +279,10 @@ def text_reading(response: pb.ReadTextResponse) -> TextReading:
     lines = [TextLine([_point(p) for p in line.polygon], line.text, line.score,
                       line.upside_down) for line in response.lines]
     return TextReading(response.model.name, lines, response.width, response.height)
+
+
+def analogy(response: pb.AnalogyResponse) -> Analogy:
+    return Analogy(response.model.name, [WordScore(w.word, w.score) for w in response.words])
 
 
 def model_list(response: pb.ListModelsResponse) -> ModelList:

@@ -302,6 +302,19 @@ class PoseEstimation:
             raise MetadataError("skeleton", f"has {len(self.skeleton)} indices; it needs pairs")
 
 
+@dataclass(frozen=True)
+class WordVectors:
+    """Analogies: the graph takes `query_ids` [3] and `signs` [3] (the query is the signed sum of
+    the three unit word vectors) and `k` [1]; it returns the `ids` and cosine `scores` of the
+    k nearest words, the three query words excluded."""
+
+    title: ClassVar[str] = "word vectors"
+    vocabulary: str = param("vocabulary.txt", "file beside the config, one word per line, "
+                                              "id = line number")
+    lowercase: bool = param(True, "words are lowercased before lookup (GloVe 6B's vocabulary "
+                                  "is lowercase)")
+
+
 def _needs_recognizer(metadata: ModelMetadata) -> None:
     if not metadata.section(TextReading).recognizer:
         raise MetadataError("recognizer", "is missing: a text reading model names its "
@@ -355,6 +368,7 @@ register_task("vqa", ImageInput, Question, Grounding)
 register_task("speech", SpeechFrontEnd, TextDecoder, SpeechTokens, check=_speech_seq2seq)
 register_task("pose", ImageInput, PoseEstimation)
 register_task("ocr", TextReading, check=_needs_recognizer)
+register_task("analogy", WordVectors)
 register_task("component", TextDecoder, ComponentFiles)
 register_task("")
 

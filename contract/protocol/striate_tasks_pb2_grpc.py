@@ -74,6 +74,11 @@ class TaskServiceStub:
                 request_serializer=striate__tasks__pb2.ReadTextRequest.SerializeToString,
                 response_deserializer=striate__tasks__pb2.ReadTextResponse.FromString,
                 _registered_method=True)
+        self.Analogy = channel.unary_unary(
+                '/striate.tasks.v1.TaskService/Analogy',
+                request_serializer=striate__tasks__pb2.AnalogyRequest.SerializeToString,
+                response_deserializer=striate__tasks__pb2.AnalogyResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/striate.tasks.v1.TaskService/ListModels',
                 request_serializer=striate__tasks__pb2.ListModelsRequest.SerializeToString,
@@ -137,6 +142,12 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Analogy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -194,6 +205,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.ReadText,
                     request_deserializer=striate__tasks__pb2.ReadTextRequest.FromString,
                     response_serializer=striate__tasks__pb2.ReadTextResponse.SerializeToString,
+            ),
+            'Analogy': grpc.unary_unary_rpc_method_handler(
+                    servicer.Analogy,
+                    request_deserializer=striate__tasks__pb2.AnalogyRequest.FromString,
+                    response_serializer=striate__tasks__pb2.AnalogyResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -422,6 +438,33 @@ class TaskService:
             '/striate.tasks.v1.TaskService/ReadText',
             striate__tasks__pb2.ReadTextRequest.SerializeToString,
             striate__tasks__pb2.ReadTextResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Analogy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/striate.tasks.v1.TaskService/Analogy',
+            striate__tasks__pb2.AnalogyRequest.SerializeToString,
+            striate__tasks__pb2.AnalogyResponse.FromString,
             options,
             channel_credentials,
             insecure,

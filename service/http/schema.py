@@ -43,9 +43,12 @@ def task_route_openapi(request: Any, response: Any, media_name: str,
     and `x-striate-media` (image or audio) tell the demo page how to offer the route."""
     options = [f for f in request.fields if f.name != media_name]
     media_type = "audio/*" if media_name == "audio" else "image/*"
-    form = {"type": "object", "required": [file_field],
-            "properties": {file_field: {"type": "string", "format": "binary"},
-                           **{f.name: _field_schema(f) for f in options}}}
+    media = {file_field: {"type": "string", "format": "binary"}} if media_name else {}
+    form = {"type": "object", "required": list(media),
+            "properties": {**media, **{f.name: _field_schema(f) for f in options}}}
+    content: dict = {"multipart/form-data": {"schema": form}}
+    if media_name:
+        content[media_type] = {"schema": {"type": "string", "format": "binary"}}
     error = {"content": {"application/json": {"schema": {
         "type": "object", "properties": {"error": {"type": "string"}}}}}}
     return {
@@ -53,10 +56,7 @@ def task_route_openapi(request: Any, response: Any, media_name: str,
         "x-striate-media": media_name,
         "parameters": [{"name": f.name, "in": "query", "required": False,
                         "schema": _field_schema(f)} for f in options],
-        "requestBody": {"required": True, "content": {
-            "multipart/form-data": {"schema": form},
-            media_type: {"schema": {"type": "string", "format": "binary"}},
-        }},
+        "requestBody": {"required": bool(media_name), "content": content},
         "responses": {
             "200": {"description": request.name.replace("Request", "Response"),
                     "content": {"application/json": {"schema": message_schema(response)}}},

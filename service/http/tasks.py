@@ -51,8 +51,9 @@ def response_descriptor(kind: str) -> Descriptor:
 
 
 def media_field(descriptor: Any) -> str:  # a protobuf Descriptor (Python or upb)
-    """The request's one bytes field: `image` or `audio`."""
-    return next(f.name for f in descriptor.fields if f.type == FieldDescriptor.TYPE_BYTES)
+    """The request's first bytes field: `image` or `audio`; "" for a task without a file
+    (analogy: its options are the whole request)."""
+    return next((f.name for f in descriptor.fields if f.type == FieldDescriptor.TYPE_BYTES), "")
 
 
 def to_json(message: Message) -> dict:
@@ -64,10 +65,13 @@ def build_request(kind: str, media: bytes, options: dict[str, str]) -> Message:
     """The task's request message from the file's bytes and text options."""
     message = request_type(kind)()
     media_name = media_field(message.DESCRIPTOR)
-    if not media:
+    if media and not media_name:
+        raise InvalidInput(f"{kind} takes no file; send its options as query or form fields")
+    if media_name and not media:
         raise InvalidInput(f"the request carries no {media_name}; send the file as the request "
                            f"body or as a multipart field named '{FILE_FIELD}'")
-    setattr(message, media_name, media)
+    if media_name:
+        setattr(message, media_name, media)
     fields = message.DESCRIPTOR.fields_by_name
     for name, text in options.items():
         field = fields.get(name)

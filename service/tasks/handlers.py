@@ -14,6 +14,7 @@ from contract.protocol import striate_tasks_pb2 as pb
 
 from ..core import InferenceCore
 from ..repository import LoadedModel
+from .analogy import analogy
 from .caption import caption
 from .classify import ClassScore, classify
 from .detect import detect
@@ -30,7 +31,7 @@ Handler = Callable[[Any], Awaitable[Any]]  # a task's request message -> its res
 TASK_OF_KIND: dict[str, str] = {
     "classify": "classification", "detect": "detection", "segment": "segmentation",
     "caption": "captioning", "answer_question": "vqa", "transcribe": "speech",
-    "read_text": "ocr", "estimate_pose": "pose",
+    "read_text": "ocr", "estimate_pose": "pose", "analogy": "analogy",
 }
 """TaskRequest's `request` oneof names (the HTTP routes too) -> the model-folder task served."""
 
@@ -58,7 +59,7 @@ class TaskHandlers:
         return {"classify": self.classify, "detect": self.detect, "segment": self.segment,
                 "caption": self.caption, "answer_question": self.answer_question,
                 "transcribe": self.transcribe, "read_text": self.read_text,
-                "estimate_pose": self.estimate_pose}
+                "estimate_pose": self.estimate_pose, "analogy": self.analogy}
 
     async def classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
         model = self._model("classify", request)
@@ -141,6 +142,13 @@ class TaskHandlers:
                  for line in result.lines]
         return pb.ReadTextResponse(model=_model_ref(model), lines=lines, width=result.width,
                                    height=result.height)
+
+    async def analogy(self, request: pb.AnalogyRequest) -> pb.AnalogyResponse:
+        model = self._model("analogy", request)
+        found = await analogy(self.core, model, request.word, request.minus, request.plus,
+                              request.top_k)
+        return pb.AnalogyResponse(model=_model_ref(model),
+                                  words=[pb.WordScore(word=w.word, score=w.score) for w in found])
 
     def list_models(self) -> pb.ListModelsResponse:
         models = self.core.models()

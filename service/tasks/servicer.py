@@ -74,6 +74,10 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
                        context: grpc.aio.ServicerContext) -> pb.ReadTextResponse:
         return await self._unary(lambda: self.handlers.read_text(request), context)
 
+    async def Analogy(self, request: pb.AnalogyRequest,  # noqa: N802 - gRPC method names
+                      context: grpc.aio.ServicerContext) -> pb.AnalogyResponse:
+        return await self._unary(lambda: self.handlers.analogy(request), context)
+
     async def ListModels(self, request: pb.ListModelsRequest,  # noqa: N802
                          context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
         async def work():
