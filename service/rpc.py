@@ -99,16 +99,27 @@ class MalformedMessages(grpc.aio.ServerInterceptor):
     """Requests that do not parse (bad protobuf bytes, strings that are not UTF-8) are
     INVALID_ARGUMENT with a sentence, not UNKNOWN with a Python class name."""
 
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
     async def intercept_service(self, continuation, handler_call_details):
         """The method's handler with a deserializer that never raises, and a behaviour that
-        refuses what did not parse."""
+        refuses what did not parse (one wrapper per method, cached)."""
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler
-        deserializer = _safe_deserializer(handler.request_deserializer)
-        if handler.unary_unary or handler.unary_stream:
-            return _checking_one_request(handler, deserializer)
-        return _checking_request_stream(handler, deserializer)
+        cached = self._wrapped.get(handler_call_details.method)
+        if cached is None or cached[0] is not handler:
+            cached = (handler, _checking(handler))
+            self._wrapped[handler_call_details.method] = cached
+        return cached[1]
+
+
+def _checking(handler: Any) -> Any:
+    deserializer = _safe_deserializer(handler.request_deserializer)
+    if handler.unary_unary or handler.unary_stream:
+        return _checking_one_request(handler, deserializer)
+    return _checking_request_stream(handler, deserializer)
 
 
 class _Malformed:
