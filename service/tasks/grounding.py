@@ -167,6 +167,14 @@ async def _arms(core: InferenceCore, settings: Grounding, image: bytes,
     return raised, min(scores)
 
 
+def is_wording(text: str) -> bool:
+    """At least two letters or digits, and mostly Latin letters, digits and punctuation (the
+    reader's other characters, read in a photo of no text, are mostly noise)."""
+    alphanumeric = sum(c.isascii() and c.isalnum() for c in text)
+    latin = sum(c.isascii() and not c.isspace() for c in text)
+    return alphanumeric >= 2 and latin >= 0.5 * len(text.replace(" ", ""))
+
+
 async def _text(core: InferenceCore, settings: Grounding, image: bytes,
                 limits: TaskLimits) -> tuple[list[tuple[str, float]], float] | str:
     """The lines read at or above `text_score`, and the best score of those below it."""
@@ -175,7 +183,7 @@ async def _text(core: InferenceCore, settings: Grounding, image: bytes,
         return model
     result = await read_text(core, model, image, limits)
     kept = [(line.text, line.score) for line in result.lines
-            if line.score >= settings.text_score and line.text.strip()]
+            if line.score >= settings.text_score and is_wording(line.text)]
     rejected = max((line.score for line in result.lines if line.score < settings.text_score),
                    default=0.0)
     return kept, rejected

@@ -16,6 +16,7 @@ from service.tasks.grounding import (
     SeenObject,
     answer,
     caption_scene,
+    is_wording,
     parse_question,
 )
 from toolchain.zoo.build_grounded import COLOURS, build, colour_graph, colour_name
@@ -188,3 +189,8 @@ def test_raised_arms_come_from_the_pose():
     assert "wrists and shoulders" in top("is the person raising their arms?", unseen)
     nobody = with_parts(objects=[o for o in SCENE.objects if o.label != "person"])
     assert top("is the man raising his arms?", nobody) == "no (I see no person)"
+
+
+def test_only_wording_is_quoted():
+    assert [is_wording(t) for t in ("STOP", "90.84 EUR", "K", "★", "￥★★ 长★K", "Tür 7")] == [
+        True, True, False, False, False, True]
