@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from toolchain.tfjs import TfjsGraph, human_file, human_model, read_tfjs, run_tf
 from toolchain.tfjs.human_models import PACKAGE, VERSION
 from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo, save_sample
+from toolchain.timing import RunTime, run_time
 from toolchain.zoo._coco import coco_labels, iou, nms_outputs, suppress
 from toolchain.zoo._publish import (
     detection_outputs,
@@ -203,16 +203,10 @@ def write_samples(session: ort.InferenceSession, samples_dir: Path, labels: list
     return write_expected(samples_dir, expected)
 
 
-def milliseconds_per_image(session: ort.InferenceSession, runs: int = 20) -> float:
-    """Median time of one served-graph run at batch 1 on this CPU."""
+def served_speed(session: ort.InferenceSession) -> RunTime:
+    """Batch-1 time of the served graph on the coffee photo."""
     placed, _ = fit_array(photo("coffee"), IMAGE)
-    session.run(None, {"image": placed})
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, {"image": placed})
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+    return run_time(session, {"image": placed})
 
 
 def main(out_dir: Path, *, quick: bool = False) -> Path:
@@ -234,8 +228,8 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     detection_rows = verify_detections(session, images, decoded, labels)
     resizing_rows = compare_resizing(session, labels)
     expected = write_samples(session, out_dir / "samples" / NAME, labels)
-    speed = milliseconds_per_image(session)
-    card = _card(model, graph, head_rows, detection_rows, resizing_rows, expected, speed)
+    timing = served_speed(session)
+    card = _card(model, graph, head_rows, detection_rows, resizing_rows, expected, timing)
     folder = publish(
         out_dir,
         NAME,
@@ -259,7 +253,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     return folder
 
 
-def _card(model, graph, head_rows, detection_rows, resizing_rows, expected, speed) -> str:
+def _card(model, graph, head_rows, detection_rows, resizing_rows, expected, timing: RunTime) -> str:
     facts = onnx_facts(model)
     found = "; ".join(
         f"{name}: " + ", ".join(f"{label} {score:.2f}" for label, score in
@@ -290,7 +284,7 @@ def _card(model, graph, head_rows, detection_rows, resizing_rows, expected, spee
             "max abs difference of the heads against TF.js (photos and noise)": f"{worst:.2e}",
             "sample photos (downscaled JPEGs, score >= 0.4)": found,
             "speed on the build machine (2 vCPU AMD EPYC, onnxruntime, batch 1)": (
-                f"{speed:.0f} ms per image (graph only, median of 20, other jobs running)"
+                timing.card_text()
             ),
         },
         notes=(

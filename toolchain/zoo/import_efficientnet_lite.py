@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from importlib.metadata import version
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from toolchain.exporter import DEFAULT_OPSET, SEED, export_component, run_onnx, 
 from toolchain.families.classification import classification_component
 from toolchain.model_folder import ModelCard, onnx_facts, write_model_folder
 from toolchain.tflite.photos import photo, save_sample
+from toolchain.timing import RunTime, run_time
 from toolchain.variants import float16_storage
 
 log = logging.getLogger(__name__)
@@ -129,16 +129,10 @@ def write_samples(session: ort.InferenceSession, samples_dir: Path, labels: list
     return document
 
 
-def milliseconds_per_image(session: ort.InferenceSession, runs: int = 20) -> float:
+def served_speed(session: ort.InferenceSession) -> RunTime:
+    """Batch-1 time of the served graph on the coffee photo."""
     placed, _ = fit_array(photo("coffee"), PRESET)
-    feed = {"image": placed[np.newaxis]}
-    session.run(None, feed)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, feed)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+    return run_time(session, {"image": placed[np.newaxis]})
 
 
 def main(out_dir: Path, *, quick: bool = False) -> Path:
@@ -161,8 +155,8 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     session = ort.InferenceSession(model.SerializeToString())
     expected = write_samples(session, out_dir / "samples" / NAME, labels)
     normalisation = check_normalisation(network, labels)
-    speed = milliseconds_per_image(session)
-    card = _card(model, checks, storage, normalisation, expected, speed)
+    timing = served_speed(session)
+    card = _card(model, checks, storage, normalisation, expected, timing)
     return write_model_folder(
         out_dir, NAME, model, inputs=component.inputs, outputs=component.outputs,
         max_batch_size=component.max_batch_size, parameters=component.parameters,
@@ -173,7 +167,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     )  # fmt: skip
 
 
-def _card(model, checks, storage, normalisation, expected, speed) -> str:
+def _card(model, checks, storage, normalisation, expected, timing: RunTime) -> str:
     facts = onnx_facts(model)
     worst = max(row["value"] for row in checks if row["metric"] == "max_abs_diff")
     found = "; ".join(f"{s['image']}: {', '.join(s['top_5'][:3])}" for s in expected["samples"])
@@ -206,7 +200,7 @@ def _card(model, checks, storage, normalisation, expected, speed) -> str:
             ),
             "sample photos, top 3 (downscaled JPEGs)": found,
             "speed on the build machine (2 vCPU AMD EPYC, onnxruntime, batch 1)": (
-                f"{speed:.0f} ms per image (graph only, median of 20, other jobs running)"
+                timing.card_text()
             ),
         },
         verification=checks,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from toolchain.tfjs import TfjsGraph, human_file, human_model, read_tfjs, run_tf
 from toolchain.tfjs.human_models import PACKAGE, VERSION
 from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo, save_sample
+from toolchain.timing import RunTime, run_time
 from toolchain.zoo._coco import coco_labels, iou, nms_outputs, suppress
 
 log = logging.getLogger(__name__)
@@ -170,15 +170,10 @@ def write_samples(session: ort.InferenceSession, samples_dir: Path, labels: list
     return expected
 
 
-def milliseconds_per_image(session: ort.InferenceSession, runs: int = 20) -> float:
+def served_speed(session: ort.InferenceSession) -> RunTime:
+    """Batch-1 time of the served graph on the coffee photo."""
     placed, _ = fit_array(photo("coffee"), IMAGE)
-    session.run(None, {"image": placed})
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, {"image": placed})
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+    return run_time(session, {"image": placed})
 
 
 def main(out_dir: Path, *, quick: bool = False) -> Path:
@@ -194,7 +189,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
         raise RuntimeError(f"raw outputs differ from TF.js by {worst:.3g} > {TOLERANCE}")
     session = ort.InferenceSession(model.SerializeToString())
     expected = write_samples(session, out_dir / "samples" / NAME, labels)
-    card = _card(model, graph, raw_rows, detection_rows, expected, milliseconds_per_image(session))
+    card = _card(model, graph, raw_rows, detection_rows, expected, served_speed(session))
     return write_model_folder(
         out_dir, NAME, model,
         inputs=[TensorSpec("image", "UINT8", [SIZE, SIZE, 3], format="NHWC")],
@@ -210,7 +205,7 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     )  # fmt: skip
 
 
-def _card(model, graph, raw_rows, detection_rows, expected, speed) -> str:
+def _card(model, graph, raw_rows, detection_rows, expected, timing: RunTime) -> str:
     facts = onnx_facts(model)
     found = "; ".join(
         f"{name}: " + ", ".join(f"{label} {score:.2f}"
@@ -235,7 +230,7 @@ def _card(model, graph, raw_rows, detection_rows, expected, speed) -> str:
                 f"{worst:.2e}",
             "sample photos (downscaled JPEGs, score >= 0.4)": found,
             "speed on the build machine (2 vCPU AMD EPYC, onnxruntime, batch 1)":
-                f"{speed:.0f} ms per image (graph only, median of 20, other jobs running)",
+                timing.card_text(),
         },
         notes=(
             "- Pre-processing in the graph: NanoDet's BGR mean/std, not Human's RGB / 255 (with "
