@@ -80,6 +80,7 @@ class Session:
         self.page.goto(f"{self.url}/#{kind}")
         self.page.wait_for_selector("body[data-ready=true]", state="attached")
         self.page.wait_for_selector(f"#tab-{kind}[aria-selected=true]")
+        assert self.page.is_hidden("#token-form"), "an open server needs no token"
 
     def wait_for_result(self) -> str:
         """'done' or 'error', once the page has shown the answer."""

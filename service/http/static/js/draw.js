@@ -102,7 +102,8 @@ export function drawPoses(canvas, scale, people, edges) {
   });
 }
 
-// Text found in the image: each line's polygon ([{x, y}, ...]) and what it says.
+// Text found in the image: each line's polygon ([{x, y}, ...]), numbered as the list of what
+// the lines say (the words themselves would hide the lines packed below them).
 export function drawTextPolygons(canvas, scale, lines) {
   const context = canvas.getContext("2d");
   context.lineWidth = lineWidth(canvas);
@@ -116,6 +117,11 @@ export function drawTextPolygons(canvas, scale, lines) {
       : context.moveTo(p.x * scale, p.y * scale)));
     context.closePath();
     context.stroke();
-    if (line.text) label(context, line.text, points[0].x * scale, points[0].y * scale, stroke);
+    const tag = String(index + 1);
+    context.font = `${Math.max(12, Math.round(canvas.width / 50))}px system-ui, sans-serif`;
+    const width = context.measureText(tag).width + 8;
+    const left = points[0].x * scale - width - context.lineWidth;
+    label(context, tag, Math.max(0, left), points[0].y * scale + parseInt(context.font, 10) + 6,
+      stroke);
   });
 }
