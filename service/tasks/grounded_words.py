@@ -81,17 +81,14 @@ ARTICLES = ("the ", "a ", "an ", "any ", "some ", "this ", "that ", "these ", "t
 
 
 def object_label(phrase: str, words: dict[str, str]) -> str | None:
-    """The label a noun phrase names ("the two cars" -> "car"), or None when none does.
-    Tries the whole phrase, then its last two words, then its last word."""
+    """The label a noun phrase names ("the cars" -> "car"), or None when it names none. Only
+    a name, after an article: "the red car" or "more than one person" is None, since the
+    answer would ignore the words before the name."""
     phrase = phrase.strip()
     for article in ARTICLES:
         if phrase.startswith(article):
             phrase = phrase[len(article):]
-    tokens = phrase.split()
-    for candidate in (phrase, " ".join(tokens[-2:]), " ".join(tokens[-1:])):
-        if candidate in words:
-            return words[candidate]
-    return None
+    return words.get(phrase)
 
 
 def place(centre_x: float, centre_y: float) -> str:

@@ -326,8 +326,8 @@ def cannot_tell(reason: str = "") -> list[ClassScore]:
     """'I can't tell' and the question forms that can be answered, as the only answer."""
     forms = "; ".join(f"'{form.example}'" for form in QUESTION_FORMS)
     detail = f" ({reason})" if reason else ""
-    return [ClassScore(0, f"{UNSURE}{detail}. I can answer: {forms} (X, Y: an object "
-                          f"I know, such as person, car, dog, cup)", 0.0)]
+    return [ClassScore(0, f"{UNSURE}{detail}. I can answer: {forms} (X, Y: the name of "
+                          f"an object I know, such as person, car, dog, cup)", 0.0)]
 
 
 def check_question(question: str, limits: TaskLimits) -> str:

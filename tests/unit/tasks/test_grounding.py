@@ -58,9 +58,11 @@ def test_question_words_map_to_the_detectors_labels():
     words = vocabulary(LABELS)
     for phrase, label in (("people", "person"), ("the men", "person"), ("women", "person"),
                           ("bikes", "bicycle"), ("a kitten", "cat"), ("mugs", "cup"),
-                          ("the red car", "car"), ("sheep", "sheep"), ("knives", "knife")):
+                          ("the puppies", "dog"), ("sheep", "sheep"),
+                          ("knives", "knife")):
         assert object_label(phrase, words) == label, phrase
-    assert object_label("unicorns", words) is None
+    for phrase in ("unicorns", "the red car", "more than one person", "man with a hat"):
+        assert object_label(phrase, words) is None, phrase
 
 
 def test_the_caption_names_the_main_objects_with_counts_and_single_colours():
@@ -105,6 +107,7 @@ def test_alternatives_follow_the_decision_with_their_evidence():
 @pytest.mark.parametrize("question", [
     "what is the meaning of life?", "why is the person sad?", "how many unicorns?",
     "is the person happy?", "what colour is the sky?", "who is this?",
+    "is there more than one person?", "how many red cars?",
 ])
 def test_questions_outside_the_grammar_are_not_guessed(question):
     answers = answer(SCENE, question, 4)
