@@ -37,7 +37,15 @@ from ..errors import InvalidInput, ModelNotFound, ModelNotReady
 from ..repository import LoadedModel
 from .classify import ClassScore
 from .detect import detect
-from .grounded_words import counted, listed, object_label, place, plural, vocabulary
+from .grounded_words import (
+    NUMBER_WORDS,
+    counted,
+    listed,
+    object_label,
+    place,
+    plural,
+    vocabulary,
+)
 from .imaging import prepare_image_async
 from .limits import TaskLimits
 from .models import infer_one, labels_of, resolve_model
@@ -268,6 +276,10 @@ RELATIONS = {
 _RELATION = "|".join(sorted((re.escape(r) for r in RELATIONS), key=len, reverse=True))
 
 
+CONTRACTIONS = {"what's": "what is", "where's": "where is", "there's": "there is",
+                "what're": "what are", "where're": "where are", "it's": "it is"}
+
+
 @dataclass(frozen=True)
 class QuestionForm:
     name: str
@@ -279,16 +291,22 @@ QUESTION_FORMS = (
     QuestionForm("scene", "what is in the picture?", (
         r"what (?:is|can you see|do you see|is shown|is there)" + _PICTURE,
         r"(?:describe|caption) (?:the|this) (?:picture|image|photo|scene)",
-        r"what is (?:this|it)(?: a (?:picture|image|photo) of)?")),
+        r"what is (?:this|it)(?: a (?:picture|image|photo) of)?",
+        r"what is this (?:picture|image|photo)(?: of| about)?",
+        r"what (?:objects|things) (?:are there|are|do you see|can you see)" + _PICTURE)),
     QuestionForm("count", "how many X?", (
         r"how many " + _NOUN
         + r"(?: are there| are| is there| do you see| can you see| can be seen| are visible)?"
-        + _PICTURE,)),
+        + _PICTURE,
+        r"count (?:the |all the )?" + _NOUN + _PICTURE)),
+    QuestionForm("number", "are there two X?", (
+        r"(?:are there|is there|do you see|can you see) (?:exactly )?(?P<n>"
+        + "|".join(NUMBER_WORDS[1:]) + r"|[0-9]+) " + _NOUN + _PICTURE,)),
     QuestionForm("relation", "is the X left of / right of / above / below / next to the Y?", (
         r"(?:is|are) (?:there )?" + _THING + r" (?P<relation>" + _RELATION + r") "
         r"(?:the |a |an |any )?(?P<y>[a-z ]+?)" + _PICTURE,)),
     QuestionForm("exists", "is there a X?", (
-        r"(?:is there|are there|do you see|can you see|is this|are these|does (?:the|this) "
+        r"(?:is there|are there|do you see|can you see|is this|is it|are these|does (?:the|this) "
         r"(?:picture|image|photo) (?:show|contain|have)) " + _THING + _PICTURE,)),
     QuestionForm("colour", "what colour is the X?", (
         r"what colou?r (?:is|are) " + _THING + _PICTURE,
@@ -299,7 +317,9 @@ QUESTION_FORMS = (
         r"what is written(?: on (?:it|this|the [a-z ]+?))?" + _PICTURE,
         r"what (?:is|are) the (?:text|words|writing)" + _PICTURE,
         r"what (?:text|words) (?:is|are|do you see|can you read)(?: there)?" + _PICTURE,
-        r"read (?:the|this|me the) (?:text|sign|words|label)")),
+        r"read (?:the|this|me the) (?:text|sign|words|label)",
+        r"can you read (?:it|this|that|the [a-z ]+?)" + _PICTURE,
+        r"what is on the (?:sign|label|board|poster|banner|screen|page)")),
     QuestionForm("arms", "is the person raising their arms?", (
         r"(?:is|are) " + _THING + r" (?:raising|holding up|lifting|putting up) "
         r"(?:their |his |her |its |an |a |one |both |the )*(?:arms?|hands?)",
@@ -312,8 +332,10 @@ QUESTION_FORMS = (
 
 def parse_question(question: str) -> tuple[QuestionForm, dict[str, str]] | None:
     """The question's form and its named parts (x, y, relation), or None outside the grammar."""
-    text = re.sub(r"[^a-z0-9' ]+", " ", question.lower())
+    text = re.sub(r"[^a-z0-9' ]+", " ", question.lower().replace("\u2019", "'"))
     text = re.sub(r"\s+", " ", text).strip().replace("colour", "color")
+    for short, long in CONTRACTIONS.items():
+        text = re.sub(rf"\b{short}\b", long, text)
     for form in QUESTION_FORMS:
         for pattern in form.patterns:
             match = re.fullmatch(pattern.replace("colou?r", "color"), text)
@@ -386,6 +408,14 @@ def _count(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list[
     weakest = min(o.score for o in seen)
     return _ranked((str(len(seen)), min(weakest, 1 - almost)), (str(len(seen) + 1), almost),
                    (str(len(seen) - 1), 1 - weakest))
+
+
+def _number(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list[ClassScore]:
+    """"are there two cats?": yes when exactly that many are counted."""
+    asked = int(parts["n"]) if parts["n"].isdigit() else NUMBER_WORDS.index(parts["n"])
+    counted_answer = _count(scene, labels, parts)[0]
+    same = counted_answer.label == str(asked)
+    return _ranked(("yes" if same else f"no, {counted_answer.label}", counted_answer.score))
 
 
 def _exists(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list[ClassScore]:
@@ -467,8 +497,9 @@ def _raised(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list
 
 
 Answerer = Callable[[Scene, dict[str, str], dict[str, str]], list[ClassScore]]
-ANSWERERS: dict[str, Answerer] = {"count": _count, "exists": _exists, "colour": _colour,
-                                  "where": _where, "relation": _relation, "arms": _raised}
+ANSWERERS: dict[str, Answerer] = {"count": _count, "number": _number, "exists": _exists,
+                                  "colour": _colour, "where": _where, "relation": _relation,
+                                  "arms": _raised}
 NEEDS = {"text": frozenset({"text"}), "arms": frozenset({"objects", "pose"}),
          "scene": EVERYTHING}  # what each form is computed from (others: the objects)
 PART_OF_FORM = {"text": "text"}  # forms that need an optional model and nothing else

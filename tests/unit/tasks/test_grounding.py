@@ -91,6 +91,11 @@ def test_an_empty_scene_says_so_and_names_its_main_colour():
     ("is the dog left of the car?", "no (I see no dog)"),
     ("what colour is the dog?", "I see no dog"),
     ("what is in the picture?", "a person, a red car, two cups and a blue tie"),
+    ("What's in the picture?", "a person, a red car, two cups and a blue tie"),
+    ("what objects are in the image?", "a person, a red car, two cups and a blue tie"),
+    ("Where's the car?", "on the right"), ("Count the cups.", "2"),
+    ("Are there two cups?", "yes"), ("are there 3 cups?", "no, 2"),
+    ("is there one dog?", "no, 0"), ("is it a car?", "yes"),
 ])
 def test_questions_of_the_grammar_are_answered_from_the_scene(question, expected):
     assert top(question) == expected
