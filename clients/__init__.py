@@ -23,6 +23,7 @@ from .results import (
     Point,
     Poses,
     Segmentation,
+    Stylized,
     TaskInfo,
     TextLine,
     TextReading,
@@ -34,6 +35,6 @@ from .results import (
 __all__ = [
     "Analogy", "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
     "Classification", "Client", "ClientError", "Detection", "Detections", "ModelInfo",
-    "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem",
+    "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem", "Stylized",
     "TaskInfo", "TextLine", "TextReading", "Transcript", "TranscriptSegment", "WordScore",
 ]

@@ -39,6 +39,7 @@ from .results import (
     Poses,
     Result,
     Segmentation,
+    Stylized,
     TextReading,
     Transcript,
     to_jsonable,
@@ -87,6 +88,10 @@ def _analogy(result: Analogy) -> str:
     return ", ".join(f"{w.word} ({w.score:.2f})" for w in result.words)
 
 
+def _stylized(result: Stylized) -> str:
+    return f"{result.width}x{result.height} in the style '{result.style}'"
+
+
 def _model_list(result: ModelList) -> str:
     lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
              for t in result.tasks]
@@ -106,6 +111,7 @@ DESCRIBERS: dict[type, Callable[[Any], str]] = {
     TextReading: _text_reading,
     Poses: _poses,
     Analogy: _analogy,
+    Stylized: _stylized,
     ModelList: _model_list,
 }
 
@@ -129,6 +135,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "caption": ["max_tokens", "beam_width"], "ask": ["question", "top_k"],
         "transcribe": ["beam_width", "language", "translate"],
         "pose": ["score_threshold", "max_people"], "read": [],
+        "stylize": ["style", "style_image"],
     }[args.task]
     return {name: getattr(args, name) for name in names}
 
@@ -145,6 +152,8 @@ def render_to(path: Path, source: Path, result: Result) -> bool:
         image = draw_poses(source, result)
     elif isinstance(result, TextReading):
         image = draw_text_lines(source, result)
+    elif isinstance(result, Stylized):
+        image = result.image()
     else:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -298,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _task_parser(sub, "read", "read the text in an image: lines, polygons, confidences")
     p.add_argument("--out", help="PNG with the lines outlined and labelled (a folder for "
                    "several inputs)")
+    p = _task_parser(sub, "stylize", "paint a photo in a style: one of the model's, or a "
+                     "painting's")
+    p.add_argument("--style", default="", help="a style's name or index, e.g. style_7 (the "
+                   "model's styles.txt)")
+    p.add_argument("--style-image", help="a painting whose style to take instead")
+    p.add_argument("--out", help="the stylised PNG (a folder for several inputs)")
     p = sub.add_parser("analogy", help="word analogies and nearest words",
                        description="`analogy king man woman`: the words nearest to "
                        "king - man + woman; `analogy frog`: the words nearest to frog")

@@ -34,6 +34,7 @@ from .results import (
     Poses,
     Result,
     Segmentation,
+    Stylized,
     TextReading,
     Transcript,
 )
@@ -64,6 +65,7 @@ TASKS: dict[str, _TaskSpec] = {
     "pose": _TaskSpec("EstimatePose", "estimate_pose", pb.EstimatePoseRequest, results.poses),
     "read": _TaskSpec("ReadText", "read_text", pb.ReadTextRequest, results.text_reading),
     "analogy": _TaskSpec("Analogy", "analogy", pb.AnalogyRequest, results.analogy, payload=""),
+    "stylize": _TaskSpec("Stylize", "stylize", pb.StylizeRequest, results.stylized),
 }
 
 
@@ -92,6 +94,8 @@ def make_request(task: str, data: Input, model: str = "", version: str = "", **o
         raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
     spec = TASKS[task]
     fields = {name: value for name, value in options.items() if value is not None}
+    if fields.get("style_image") is not None:
+        fields["style_image"] = read_input(fields["style_image"])
     payload = {spec.payload: read_input(data)} if spec.payload else {}
     return spec.request(model=model, version=version, **payload, **fields)
 
@@ -194,6 +198,13 @@ class Client:
         return self._call("analogy", b"", model, version, word=word, minus=minus, plus=plus,
                           top_k=top_k)
 
+    def stylize(self, image: Input, style: str = "", *, style_image: Input | None = None,
+                model: str = "", version: str = "") -> Stylized:
+        """The photo in a built-in style (its name or index), or in the style of a painting
+        (`style_image`: bytes or a path)."""
+        return self._call("stylize", image, model, version, style=style,
+                          style_image=style_image)
+
     def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
         try:
@@ -293,6 +304,13 @@ class AsyncClient:
         `word` alone, its nearest words; best first, the query words left out."""
         return await self._call("analogy", b"", model, version, word=word, minus=minus, plus=plus,
                           top_k=top_k)
+
+    async def stylize(self, image: Input, style: str = "", *, style_image: Input | None = None,
+                model: str = "", version: str = "") -> Stylized:
+        """The photo in a built-in style (its name or index), or in the style of a painting
+        (`style_image`: bytes or a path)."""
+        return await self._call("stylize", image, model, version, style=style,
+                          style_image=style_image)
 
     async def models(self) -> ModelList:
         """Every served model, and each task's models and default."""

@@ -199,6 +199,20 @@ class Analogy:
 
 
 @dataclass(frozen=True)
+class Stylized:
+    model: str
+    image_png: bytes
+    style: str  # the style's name; "painting" for a style image
+    width: int
+    height: int
+    styles: list[str]  # the model's built-in styles, index order
+
+    def image(self) -> Image.Image:
+        """The stylised photo as a PIL image."""
+        return Image.open(io.BytesIO(self.image_png))
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     version: str
@@ -221,13 +235,14 @@ class ModelList:
 
 
 Result = (Classification | Detections | Segmentation | Caption | Answers | Transcript | Poses
-          | TextReading | Analogy)
+          | TextReading | Analogy | Stylized)
 
 
 def to_jsonable(result: Result | ModelList) -> dict:
     """A result as plain data for --json (the class map PNG left out)."""
     data = asdict(result)
     data.pop("class_map_png", None)
+    data.pop("image_png", None)
     return data
 
 
@@ -283,6 +298,11 @@ def text_reading(response: pb.ReadTextResponse) -> TextReading:
 
 def analogy(response: pb.AnalogyResponse) -> Analogy:
     return Analogy(response.model.name, [WordScore(w.word, w.score) for w in response.words])
+
+
+def stylized(response: pb.StylizeResponse) -> Stylized:
+    return Stylized(response.model.name, response.image_png, response.style, response.width,
+                    response.height, list(response.styles))
 
 
 def model_list(response: pb.ListModelsResponse) -> ModelList:

@@ -315,6 +315,19 @@ class WordVectors:
                                   "is lowercase)")
 
 
+@dataclass(frozen=True)
+class StyleTransfer:
+    """Stylize: the graph takes a photo and a style (weights over the built-in styles, or a
+    style vector that the `style_predictor` component computes from a painting)."""
+
+    title: ClassVar[str] = "style transfer"
+    styles: str = param("styles.txt", "file beside the config naming the built-in styles, one "
+                                      "per line, index = line number; empty: none")
+    style_predictor: str = param("", "the component that turns a painting into a style "
+                                     "vector; empty: built-in styles only")
+    max_side: int = param(1024, "a longer photo side is shrunk to this first", minimum=32)
+
+
 def _needs_recognizer(metadata: ModelMetadata) -> None:
     if not metadata.section(TextReading).recognizer:
         raise MetadataError("recognizer", "is missing: a text reading model names its "
@@ -369,6 +382,7 @@ register_task("speech", SpeechFrontEnd, TextDecoder, SpeechTokens, check=_speech
 register_task("pose", ImageInput, PoseEstimation)
 register_task("ocr", TextReading, check=_needs_recognizer)
 register_task("analogy", WordVectors)
+register_task("stylize", StyleTransfer)
 register_task("component", TextDecoder, ComponentFiles)
 register_task("")
 

@@ -358,6 +358,36 @@ class AnalogyResponse(_message.Message):
     words: _containers.RepeatedCompositeFieldContainer[WordScore]
     def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., words: _Optional[_Iterable[_Union[WordScore, _Mapping]]] = ...) -> None: ...
 
+class StylizeRequest(_message.Message):
+    __slots__ = ("model", "version", "image", "style", "style_image")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    STYLE_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: str
+    image: bytes
+    style: str
+    style_image: bytes
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., image: _Optional[bytes] = ..., style: _Optional[str] = ..., style_image: _Optional[bytes] = ...) -> None: ...
+
+class StylizeResponse(_message.Message):
+    __slots__ = ("model", "image_png", "style", "width", "height", "styles")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_PNG_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    STYLES_FIELD_NUMBER: _ClassVar[int]
+    model: ModelRef
+    image_png: bytes
+    style: str
+    width: int
+    height: int
+    styles: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., image_png: _Optional[bytes] = ..., style: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., styles: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ListModelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -395,7 +425,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskSummary, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelSummary, _Mapping]]] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text", "analogy")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text", "analogy", "stylize")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -406,6 +436,7 @@ class TaskRequest(_message.Message):
     ESTIMATE_POSE_FIELD_NUMBER: _ClassVar[int]
     READ_TEXT_FIELD_NUMBER: _ClassVar[int]
     ANALOGY_FIELD_NUMBER: _ClassVar[int]
+    STYLIZE_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyRequest
     detect: DetectRequest
@@ -416,7 +447,8 @@ class TaskRequest(_message.Message):
     estimate_pose: EstimatePoseRequest
     read_text: ReadTextRequest
     analogy: AnalogyRequest
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyRequest, _Mapping]] = ...) -> None: ...
+    stylize: StylizeRequest
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyRequest, _Mapping]] = ..., stylize: _Optional[_Union[StylizeRequest, _Mapping]] = ...) -> None: ...
 
 class TaskError(_message.Message):
     __slots__ = ("code", "message")
@@ -427,7 +459,7 @@ class TaskError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TaskResponse(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text", "analogy")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text", "analogy", "stylize")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -439,6 +471,7 @@ class TaskResponse(_message.Message):
     ESTIMATE_POSE_FIELD_NUMBER: _ClassVar[int]
     READ_TEXT_FIELD_NUMBER: _ClassVar[int]
     ANALOGY_FIELD_NUMBER: _ClassVar[int]
+    STYLIZE_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyResponse
     detect: DetectResponse
@@ -450,4 +483,5 @@ class TaskResponse(_message.Message):
     estimate_pose: EstimatePoseResponse
     read_text: ReadTextResponse
     analogy: AnalogyResponse
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyResponse, _Mapping]] = ...) -> None: ...
+    stylize: StylizeResponse
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyResponse, _Mapping]] = ..., stylize: _Optional[_Union[StylizeResponse, _Mapping]] = ...) -> None: ...

@@ -79,6 +79,11 @@ class TaskServiceStub:
                 request_serializer=striate__tasks__pb2.AnalogyRequest.SerializeToString,
                 response_deserializer=striate__tasks__pb2.AnalogyResponse.FromString,
                 _registered_method=True)
+        self.Stylize = channel.unary_unary(
+                '/striate.tasks.v1.TaskService/Stylize',
+                request_serializer=striate__tasks__pb2.StylizeRequest.SerializeToString,
+                response_deserializer=striate__tasks__pb2.StylizeResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/striate.tasks.v1.TaskService/ListModels',
                 request_serializer=striate__tasks__pb2.ListModelsRequest.SerializeToString,
@@ -148,6 +153,12 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Stylize(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -210,6 +221,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.Analogy,
                     request_deserializer=striate__tasks__pb2.AnalogyRequest.FromString,
                     response_serializer=striate__tasks__pb2.AnalogyResponse.SerializeToString,
+            ),
+            'Stylize': grpc.unary_unary_rpc_method_handler(
+                    servicer.Stylize,
+                    request_deserializer=striate__tasks__pb2.StylizeRequest.FromString,
+                    response_serializer=striate__tasks__pb2.StylizeResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -465,6 +481,33 @@ class TaskService:
             '/striate.tasks.v1.TaskService/Analogy',
             striate__tasks__pb2.AnalogyRequest.SerializeToString,
             striate__tasks__pb2.AnalogyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Stylize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/striate.tasks.v1.TaskService/Stylize',
+            striate__tasks__pb2.StylizeRequest.SerializeToString,
+            striate__tasks__pb2.StylizeResponse.FromString,
             options,
             channel_credentials,
             insecure,

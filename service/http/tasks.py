@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
@@ -61,7 +61,7 @@ def to_json(message: Message) -> dict:
     return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
-def build_request(kind: str, media: bytes, options: dict[str, str]) -> Message:
+def build_request(kind: str, media: bytes, options: Mapping[str, str | bytes]) -> Message:
     """The task's request message from the file's bytes and text options."""
     message = request_type(kind)()
     media_name = media_field(message.DESCRIPTOR)
@@ -78,7 +78,14 @@ def build_request(kind: str, media: bytes, options: dict[str, str]) -> Message:
         if field is None or name == media_name:
             known = ", ".join(f for f in fields if f != media_name)
             raise InvalidInput(f"{kind} takes no option '{name}'; its options are {known}")
-        setattr(message, name, _parse_option(field, text))
+        if field.type == FieldDescriptor.TYPE_BYTES:  # a second file: stylize's style_image
+            if not isinstance(text, bytes):
+                raise InvalidInput(f"send '{name}' as a file field of a multipart form")
+            setattr(message, name, text)
+        elif isinstance(text, bytes):
+            raise InvalidInput(f"'{name}' is an option, not a file; send it as a text field")
+        else:
+            setattr(message, name, _parse_option(field, text))
     return message
 
 
@@ -112,18 +119,21 @@ def _boolean(text: str) -> bool:
 
 
 async def read_upload(request: Request, limit: int,
-                      media_name: str) -> tuple[bytes, dict[str, str]]:
+                      media_name: str) -> tuple[bytes, dict[str, str | bytes]]:
     """The file and the options of an HTTP task request: the body, or the multipart field
     `file` (or `media_name`: image, audio); options from the query or the form."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, _too_large(int(declared), limit))
-    options = dict(request.query_params)
+    options: dict[str, str | bytes] = dict(request.query_params)
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=64)
+        form = await request.form(max_files=2, max_fields=64)
         media = b""
         for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
+            if isinstance(value, UploadFile) and name not in (FILE_FIELD, media_name) \
+                    and media_name:  # another file field of the request (style_image)
+                options[name] = await value.read()
+            elif isinstance(value, UploadFile):
                 if name not in (FILE_FIELD, media_name):
                     raise InvalidInput(f"send the file in the multipart field '{FILE_FIELD}', "
                                        f"not '{name}'")

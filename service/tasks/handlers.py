@@ -24,6 +24,7 @@ from .ocr import read_text
 from .pose import estimate_pose
 from .segment import segment
 from .speech import speech_model, transcribe
+from .stylize import stylize
 from .vqa import answer_question
 
 Handler = Callable[[Any], Awaitable[Any]]  # a task's request message -> its response message
@@ -32,6 +33,7 @@ TASK_OF_KIND: dict[str, str] = {
     "classify": "classification", "detect": "detection", "segment": "segmentation",
     "caption": "captioning", "answer_question": "vqa", "transcribe": "speech",
     "read_text": "ocr", "estimate_pose": "pose", "analogy": "analogy",
+    "stylize": "stylize",
 }
 """TaskRequest's `request` oneof names (the HTTP routes too) -> the model-folder task served."""
 
@@ -59,7 +61,8 @@ class TaskHandlers:
         return {"classify": self.classify, "detect": self.detect, "segment": self.segment,
                 "caption": self.caption, "answer_question": self.answer_question,
                 "transcribe": self.transcribe, "read_text": self.read_text,
-                "estimate_pose": self.estimate_pose, "analogy": self.analogy}
+                "estimate_pose": self.estimate_pose, "analogy": self.analogy,
+                "stylize": self.stylize}
 
     async def classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
         model = self._model("classify", request)
@@ -149,6 +152,14 @@ class TaskHandlers:
                               request.top_k)
         return pb.AnalogyResponse(model=_model_ref(model),
                                   words=[pb.WordScore(word=w.word, score=w.score) for w in found])
+
+    async def stylize(self, request: pb.StylizeRequest) -> pb.StylizeResponse:
+        model, result = await stylize(self.core, self._model("stylize", request), request.image,
+                                      request.style, request.style_image, self.limits,
+                                      named=bool(request.model))
+        return pb.StylizeResponse(model=_model_ref(model), image_png=result.png,
+                                  style=result.style, width=result.width,
+                                  height=result.height, styles=result.styles)
 
     def list_models(self) -> pb.ListModelsResponse:
         models = self.core.models()

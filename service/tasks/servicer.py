@@ -78,6 +78,10 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
                       context: grpc.aio.ServicerContext) -> pb.AnalogyResponse:
         return await self._unary(lambda: self.handlers.analogy(request), context)
 
+    async def Stylize(self, request: pb.StylizeRequest,  # noqa: N802 - gRPC method names
+                      context: grpc.aio.ServicerContext) -> pb.StylizeResponse:
+        return await self._unary(lambda: self.handlers.stylize(request), context)
+
     async def ListModels(self, request: pb.ListModelsRequest,  # noqa: N802
                          context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
         async def work():

