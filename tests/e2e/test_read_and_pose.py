@@ -359,3 +359,21 @@ def test_multipose_finds_both_people_where_single_pose_finds_one(client):
         assert person.box.x1 < nose.x < person.box.x2 and person.box.y1 < nose.y < person.box.y2
     assert len(client.estimate_pose(data, model=MULTIPOSE, max_people=1).people) == 1
     assert len(client.estimate_pose(data).people) == 1  # movenet_lightning: one person
+
+
+@needs_text
+def test_read_text_on_a_street_photo(client):
+    """OpenCV's scene-text sample (Debian opencv-doc): a parking notice on a post."""
+    from toolchain.datasets.scene_text import TRUTH, ScenePhotosUnavailable, scene_photo
+
+    try:
+        image = scene_photo("scenetext01")
+    except ScenePhotosUnavailable as error:
+        pytest.skip(str(error))
+    result = client.read_text(media.encode(image, "JPEG", quality=92))
+    read = [line.text for line in result.lines]
+    assert character_accuracy(TRUTH["scenetext01"], read) >= 0.9, read  # in reading order
+    for line in result.lines:  # on the sign: upper middle of the 800x600 photo
+        x = sum(p.x for p in line.polygon) / 4
+        y = sum(p.y for p in line.polygon) / 4
+        assert 200 < x < 500 and y < 300, (line.text, x, y)

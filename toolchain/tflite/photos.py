@@ -29,10 +29,11 @@ def photo(name: str) -> np.ndarray:
     return np.asarray(getattr(skimage.data, name)())
 
 
-def save_sample(image: np.ndarray, path: Path) -> np.ndarray:
-    """Downscale to SAMPLE_LONGEST_SIDE, save as JPEG, and return the pixels as saved."""
+def save_sample(image: np.ndarray, path: Path, longest_side: int = SAMPLE_LONGEST_SIDE
+                ) -> np.ndarray:
+    """Downscale to `longest_side`, save as JPEG, and return the pixels as saved."""
     picture = Image.fromarray(image)
-    scale = SAMPLE_LONGEST_SIDE / max(picture.size)
+    scale = longest_side / max(picture.size)
     if scale < 1:
         size = (round(picture.width * scale), round(picture.height * scale))
         picture = picture.resize(size, Image.LANCZOS)
