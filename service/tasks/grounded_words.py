@@ -30,6 +30,8 @@ SYNONYMS = {
     "car": ["automobile", "automobiles"], "wine glass": ["glass", "glasses"],
     "truck": ["lorry", "lorries"], "handbag": ["bag", "bags", "purse"],
 }
+COLOUR_WORDS = ("black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple",
+                "pink", "brown")  # the names the grounded models' colour graph gives
 NUMBER_WORDS = ["no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
                 "ten"]
 

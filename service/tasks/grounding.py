@@ -38,6 +38,7 @@ from ..repository import LoadedModel
 from .classify import ClassScore
 from .detect import detect
 from .grounded_words import (
+    COLOUR_WORDS,
     NUMBER_WORDS,
     counted,
     listed,
@@ -307,11 +308,14 @@ QUESTION_FORMS = (
         r"(?:the |a |an |any )?(?P<y>[a-z ]+?)" + _PICTURE,)),
     QuestionForm("exists", "is there a X?", (
         r"(?:is there|are there|do you see|can you see|is this|is it|are these|does (?:the|this) "
-        r"(?:picture|image|photo) (?:show|contain|have)) " + _THING + _PICTURE,)),
+        r"(?:picture|image|photo) (?:show|contain|have)) " + _THING + _PICTURE,
+        r"is (?:there )?(?P<x>anyone|anybody|someone|somebody)" + _PICTURE)),
     QuestionForm("colour", "what colour is the X?", (
         r"what colou?r (?:is|are) " + _THING + _PICTURE,
         r"what is the colou?r of " + _THING + _PICTURE,
         r"what colou?r does " + _THING + r" have")),
+    QuestionForm("is_colour", "is the X red?", (
+        r"(?:is|are) " + _THING + r" (?P<colour>" + "|".join(COLOUR_WORDS) + r")" + _PICTURE,)),
     QuestionForm("text", "what does it say?", (
         r"what (?:does|do) (?:it|this|that|the [a-z ]+?) (?:say|read)" + _PICTURE,
         r"what is written(?: on (?:it|this|the [a-z ]+?))?" + _PICTURE,
@@ -333,7 +337,7 @@ QUESTION_FORMS = (
 def parse_question(question: str) -> tuple[QuestionForm, dict[str, str]] | None:
     """The question's form and its named parts (x, y, relation), or None outside the grammar."""
     text = re.sub(r"[^a-z0-9' ]+", " ", question.lower().replace("\u2019", "'"))
-    text = re.sub(r"\s+", " ", text).strip().replace("colour", "color")
+    text = re.sub(r"\s+", " ", text).strip().replace("colour", "color").replace("gray", "grey")
     for short, long in CONTRACTIONS.items():
         text = re.sub(rf"\b{short}\b", long, text)
     for form in QUESTION_FORMS:
@@ -437,6 +441,17 @@ def _colour(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list
     return _ranked(*best.colours[:3])
 
 
+def _is_colour(scene: Scene, labels: dict[str, str], parts: dict[str, str]
+               ) -> list[ClassScore]:
+    """"is the car red?": yes when the asked colour leads the best X's colours."""
+    named = _colour(scene, labels, parts)
+    if named[0].label.startswith("I see no"):
+        return _ranked((f"no ({named[0].label})", named[0].score))
+    if named[0].label == parts["colour"]:
+        return _ranked(("yes", named[0].score))
+    return _ranked((f"no, {named[0].label}", named[0].score))
+
+
 def _where(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list[ClassScore]:
     seen = sorted(scene.of(labels["x"]), key=lambda o: -o.score)
     if not seen:
@@ -498,8 +513,8 @@ def _raised(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list
 
 Answerer = Callable[[Scene, dict[str, str], dict[str, str]], list[ClassScore]]
 ANSWERERS: dict[str, Answerer] = {"count": _count, "number": _number, "exists": _exists,
-                                  "colour": _colour, "where": _where, "relation": _relation,
-                                  "arms": _raised}
+                                  "colour": _colour, "is_colour": _is_colour, "where": _where,
+                                  "relation": _relation, "arms": _raised}
 NEEDS = {"text": frozenset({"text"}), "arms": frozenset({"objects", "pose"}),
          "scene": EVERYTHING}  # what each form is computed from (others: the objects)
 PART_OF_FORM = {"text": "text"}  # forms that need an optional model and nothing else

@@ -96,6 +96,9 @@ def test_an_empty_scene_says_so_and_names_its_main_colour():
     ("Where's the car?", "on the right"), ("Count the cups.", "2"),
     ("Are there two cups?", "yes"), ("are there 3 cups?", "no, 2"),
     ("is there one dog?", "no, 0"), ("is it a car?", "yes"),
+    ("Is the car red?", "yes"), ("is the tie red?", "no, blue"), ("is the dog gray?",
+                                                                   "no (I see no dog)"),
+    ("Is anyone in the picture?", "yes"),
 ])
 def test_questions_of_the_grammar_are_answered_from_the_scene(question, expected):
     assert top(question) == expected
