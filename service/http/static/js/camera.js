@@ -43,7 +43,8 @@ export class LiveCamera {
     canvas.getContext("2d").drawImage(this.video, 0, 0, canvas.width, canvas.height);
     this.frame = await createImageBitmap(canvas);
     const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.85));
-    if (this.running) this.socket.send(await blob.arrayBuffer());
+    const bytes = await blob.arrayBuffer();
+    if (this.running && this.socket.readyState === WebSocket.OPEN) this.socket.send(bytes);
   }
 
   answer(message) {
