@@ -9,16 +9,16 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from service.tasks.grounded_words import counted, object_label, place, plural, vocabulary
-from service.tasks.grounding import (
+from service.tasks.grounded_grammar import (
     UNSURE,
     Scene,
     SeenObject,
     answer,
     caption_scene,
-    is_wording,
     parse_question,
 )
+from service.tasks.grounded_words import counted, object_label, place, plural, vocabulary
+from service.tasks.grounding import is_wording
 from toolchain.zoo.build_grounded import COLOURS, build, colour_graph, colour_name
 
 LABELS = ("person", "bicycle", "car", "cat", "dog", "cup", "tie", "bus", "knife", "sheep")
