@@ -139,6 +139,11 @@ CONTRACTIONS = {"what's": "what is", "where's": "where is", "there's": "there is
                 "what're": "what are", "where're": "where are", "it's": "it is"}
 
 
+PLACES = {"on the left": "left", "on the right": "right", "at the top": "top",
+          "at the bottom": "bottom", "in the middle": "middle", "in the centre": "middle",
+          "in the center": "middle"}  # a place asked -> the word `place` answers with
+
+
 @dataclass(frozen=True)
 class QuestionForm:
     name: str
@@ -164,6 +169,9 @@ QUESTION_FORMS = (
     QuestionForm("relation", "is the X left of / right of / above / below / next to the Y?", (
         r"(?:is|are) (?:there )?" + _THING + r" (?P<relation>" + _RELATION + r") "
         r"(?:the |a |an |any )?(?P<y>[a-z ]+?)" + _PICTURE,)),
+    QuestionForm("exists_at", "is there a X on the left?", (
+        r"(?:is there|are there|do you see|can you see) " + _THING + r" (?P<place>"
+        + "|".join(PLACES) + r")" + _PICTURE,)),
     QuestionForm("exists", "is there a X?", (
         r"(?:is there|are there|do you see|can you see|is this|is it|are these|does (?:the|this) "
         r"(?:picture|image|photo) (?:show|contain|have)) " + _THING + _PICTURE,
@@ -278,6 +286,18 @@ def _exists(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list
     return _ranked(("no", 1 - almost), ("yes", almost))
 
 
+def _exists_at(scene: Scene, labels: dict[str, str], parts: dict[str, str]
+               ) -> list[ClassScore]:
+    """"is there a car on the left?": yes when one X's box centre lies in that third."""
+    where = PLACES[parts["place"]]
+    there = [o for o in scene.of(labels["x"]) if where in place(*o.centre)]
+    if there:
+        best = max(o.score for o in there)
+        return _ranked(("yes", best), ("no", 1 - best))
+    elsewhere = scene.of(labels["x"])
+    return _ranked(("no", max((o.score for o in elsewhere), default=1.0)))
+
+
 def _colour(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list[ClassScore]:
     if not labels["x"]:
         return _ranked(*scene.colours[:3])
@@ -360,6 +380,7 @@ def _raised(scene: Scene, labels: dict[str, str], parts: dict[str, str]) -> list
 
 Answerer = Callable[[Scene, dict[str, str], dict[str, str]], list[ClassScore]]
 ANSWERERS: dict[str, Answerer] = {"count": _count, "number": _number, "exists": _exists,
+                                  "exists_at": _exists_at,
                                   "colour": _colour, "is_colour": _is_colour, "where": _where,
                                   "relation": _relation, "arms": _raised}
 NEEDS = {"text": frozenset({"text"}), "arms": frozenset({"objects", "pose"}),

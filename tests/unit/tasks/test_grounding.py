@@ -99,6 +99,8 @@ def test_an_empty_scene_says_so_and_names_its_main_colour():
     ("Is the car red?", "yes"), ("is the tie red?", "no, blue"), ("is the dog gray?",
                                                                    "no (I see no dog)"),
     ("Is anyone in the picture?", "yes"),
+    ("Is there a car on the right?", "yes"), ("is there a person on the right?", "no"),
+    ("are there cups at the bottom?", "yes"), ("is there a dog in the middle?", "no"),
 ])
 def test_questions_of_the_grammar_are_answered_from_the_scene(question, expected):
     assert top(question) == expected
