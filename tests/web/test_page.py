@@ -23,7 +23,6 @@ from PIL import Image, ImageOps
 
 from contract.protocol import striate_tasks_pb2 as pb
 from contract.wer import word_error_rate
-from service.tasks.handlers import TASK_OF_KIND
 from tests.web.conftest import post_file, sample_path, served_models
 from tests.web.media import write_y4m
 
@@ -118,9 +117,9 @@ def first_served_sample(server, kind: str) -> dict:
     listing = get_json(server, "/samples")["samples"]
     served = [s for s in listing if s["kind"] == kind and s["served"]]
     if not served:
-        pytest.skip(f"no model serving {TASK_OF_KIND[kind]} is in the repository"
-                    + (" (whisper_tiny_en is built by 'make speech-model')"
-                       if kind == "transcribe" else ""))
+        pytest.skip(f"no shipped sample for {kind} from a model the repository serves (a "
+                    "model built by make, like whisper_tiny_en, may be missing; or the task "
+                    "ships no samples/<model>/expected.json)")
     return served[0]
 
 
