@@ -211,3 +211,26 @@ def test_stylize_over_the_stream_http_and_cli(server, client, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "in the style 'style_3'" in done.stdout
     assert np.array_equal(pixels(out.read_bytes()), pixels(outcomes["a"].image_png))
+
+
+def test_a_painting_over_http_is_a_second_multipart_file(server):
+    if not all((ZOO / name / "config.pbtxt").exists() for name in PAINTING_MODELS):
+        pytest.skip("the arbitrary-style pair is built, not committed: run `make style-model`")
+    from tests.web.conftest import send
+
+    boundary = "lecture-boundary"
+    parts = [(name, path.read_bytes()) for name, path in
+             (("file", SAMPLES / "coffee.jpg"), ("style_image", SAMPLES / "hubble_deep_field.jpg"))]
+    body = b"".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                    f'filename="{name}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+                    + data + b"\r\n" for name, data in parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        f"{server.http_url}/tasks/stylize", data=body, method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    status, answer, _ = send(request)
+    assert status == 200, answer
+    assert (answer["model"]["name"], answer["style"]) == ("style_transfer_arbitrary", "painting")
+    assert (answer["width"], answer["height"]) == (600, 400)
+    status, answer, _ = send(urllib.request.Request(
+        f"{server.http_url}/tasks/stylize?style_image=abc", data=parts[0][1], method="POST"))
+    assert status == 400 and "multipart" in answer["error"]
