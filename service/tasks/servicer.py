@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import grpc
+from google.protobuf.message import Message
 
 from contract.protocol import striate_tasks_pb2 as pb
 from contract.protocol import striate_tasks_pb2_grpc as pb_grpc
@@ -20,11 +21,10 @@ from contract.protocol import striate_tasks_pb2_grpc as pb_grpc
 from ..core import InferenceCore
 from ..errors import DeadlineExceeded, InvalidInput
 from ..rpc import bounded_stream, status_of
-from .handlers import TaskHandlers
+from .handlers import TASK_OF_KIND, TaskHandlers
 from .limits import TaskLimits
 
 log = logging.getLogger(__name__)
-
 
 
 class TaskServicer(pb_grpc.TaskServiceServicer):
@@ -41,46 +41,6 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
         except TimeoutError:
             raise DeadlineExceeded("the request's deadline passed before its result was ready; "
                                    "allow more time") from None
-
-    async def Classify(self, request: pb.ClassifyRequest,  # noqa: N802 - gRPC method names
-                       context: grpc.aio.ServicerContext) -> pb.ClassifyResponse:
-        return await self._unary(lambda: self.handlers.classify(request), context)
-
-    async def Detect(self, request: pb.DetectRequest,  # noqa: N802 - gRPC method names
-                     context: grpc.aio.ServicerContext) -> pb.DetectResponse:
-        return await self._unary(lambda: self.handlers.detect(request), context)
-
-    async def Segment(self, request: pb.SegmentRequest,  # noqa: N802 - gRPC method names
-                      context: grpc.aio.ServicerContext) -> pb.SegmentResponse:
-        return await self._unary(lambda: self.handlers.segment(request), context)
-
-    async def Caption(self, request: pb.CaptionRequest,  # noqa: N802 - gRPC method names
-                      context: grpc.aio.ServicerContext) -> pb.CaptionResponse:
-        return await self._unary(lambda: self.handlers.caption(request), context)
-
-    async def AnswerQuestion(self, request: pb.AnswerQuestionRequest,  # noqa: N802
-                             context: grpc.aio.ServicerContext) -> pb.AnswerQuestionResponse:
-        return await self._unary(lambda: self.handlers.answer_question(request), context)
-
-    async def Transcribe(self, request: pb.TranscribeRequest,  # noqa: N802 - gRPC method names
-                         context: grpc.aio.ServicerContext) -> pb.TranscribeResponse:
-        return await self._unary(lambda: self.handlers.transcribe(request), context)
-
-    async def EstimatePose(self, request: pb.EstimatePoseRequest,  # noqa: N802
-                           context: grpc.aio.ServicerContext) -> pb.EstimatePoseResponse:
-        return await self._unary(lambda: self.handlers.estimate_pose(request), context)
-
-    async def ReadText(self, request: pb.ReadTextRequest,  # noqa: N802 - gRPC method names
-                       context: grpc.aio.ServicerContext) -> pb.ReadTextResponse:
-        return await self._unary(lambda: self.handlers.read_text(request), context)
-
-    async def Analogy(self, request: pb.AnalogyRequest,  # noqa: N802 - gRPC method names
-                      context: grpc.aio.ServicerContext) -> pb.AnalogyResponse:
-        return await self._unary(lambda: self.handlers.analogy(request), context)
-
-    async def Stylize(self, request: pb.StylizeRequest,  # noqa: N802 - gRPC method names
-                      context: grpc.aio.ServicerContext) -> pb.StylizeResponse:
-        return await self._unary(lambda: self.handlers.stylize(request), context)
 
     async def ListModels(self, request: pb.ListModelsRequest,  # noqa: N802
                          context: grpc.aio.ServicerContext) -> pb.ListModelsResponse:
@@ -103,6 +63,25 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
         finish."""
         async for response in bounded_stream(request_iterator, self._stream_one, _stream_error):
             yield response
+
+
+def _unary_rpc(kind: str) -> Callable:
+    """The RPC of one task (TaskRequest's oneof name `kind`): its TaskHandlers method, within
+    the call's deadline."""
+    async def rpc(self: TaskServicer, request: Message,
+                  context: grpc.aio.ServicerContext) -> Message:
+        return await self._unary(lambda: getattr(self.handlers, kind)(request), context)
+    rpc.__name__ = rpc.__qualname__ = _rpc_name(kind)
+    return rpc
+
+
+def _rpc_name(kind: str) -> str:
+    """'answer_question' -> 'AnswerQuestion': the task's RPC in the proto."""
+    return "".join(part.capitalize() for part in kind.split("_"))
+
+
+for _kind in TASK_OF_KIND:  # one RPC per task, named as the proto names it
+    setattr(TaskServicer, _rpc_name(_kind), _unary_rpc(_kind))
 
 
 def _stream_error(request: pb.TaskRequest, exc: Exception) -> pb.TaskResponse:

@@ -87,3 +87,11 @@ def test_unexpected_errors_become_internal_without_details(caplog):
     assert code == grpc.StatusCode.INTERNAL and "secret" not in message
     assert "secret detail" in caplog.text
     assert status_of(InvalidInput("say why")) == (grpc.StatusCode.INVALID_ARGUMENT, "say why")
+
+
+def test_every_task_service_rpc_is_served_not_left_unimplemented():
+    from contract.protocol import striate_tasks_pb2 as pb
+    from service.tasks.servicer import TaskServicer
+
+    rpcs = [m.name for m in pb.DESCRIPTOR.services_by_name["TaskService"].methods]
+    assert [name for name in rpcs if name not in TaskServicer.__dict__] == []
