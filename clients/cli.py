@@ -84,6 +84,13 @@ def _poses(result: Poses) -> str:
     return "\n".join(describe_person(i, person) for i, person in enumerate(result.people))
 
 
+def _transcript(result: Transcript) -> str:
+    if result.language == "en" and not result.language_probability:
+        return result.text  # an English-only model
+    detected = f" ({result.language_probability:.2f})" if result.language_probability else ""
+    return f"[{result.language}{detected}] {result.text}"
+
+
 def _analogy(result: Analogy) -> str:
     return ", ".join(f"{w.word} ({w.score:.2f})" for w in result.words)
 
@@ -107,7 +114,7 @@ DESCRIBERS: dict[type, Callable[[Any], str]] = {
                                       for s in r.shares),
     Caption: lambda r: r.text,
     Answers: lambda r: ", ".join(f"{a.text} {a.score:.3f}" for a in r.answers),
-    Transcript: lambda r: r.text,
+    Transcript: _transcript,
     TextReading: _text_reading,
     Poses: _poses,
     Analogy: _analogy,
