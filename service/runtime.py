@@ -57,8 +57,11 @@ def _as_onnx_strings(name: str, array: np.ndarray) -> np.ndarray:
                            f"an element is not ({exc.reason})") from exc
 
 
-_INPUT_ERROR_WORDS = re.compile(r"out of (data )?bounds|out of range|invalid (index|indices)",
-                                re.IGNORECASE)
+# Index errors, and shape errors of graphs whose free dimensions only take some sizes (a
+# detector whose height must be a multiple of 32 fails to broadcast its feature maps)
+_INPUT_ERROR_WORDS = re.compile(r"out of (data )?bounds|out of range|invalid (index|indices)"
+                                r"|attempting to broadcast|incompatible dimensions"
+                                r"|shape mismatch", re.IGNORECASE)
 
 
 def _is_input_error(exc: Exception) -> bool:
@@ -71,9 +74,9 @@ def _ort_reason(exc: Exception) -> str:
     """ONNX Runtime's own sentence, without its status prefix and node names."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     marker = "Status Message: "
-    if marker in text:
-        return text.split(marker, 1)[1][:300]
-    return text.split(" : ")[-1][:300]
+    text = text.split(marker, 1)[1] if marker in text else text.split(" : ")[-1]
+    # "<source file>:<line> <function> <condition> was false. <the sentence>"
+    return text.split(" was false. ", 1)[-1][:300]
 
 
 def _graph_tensors(args) -> list[GraphTensor]:
@@ -177,7 +180,9 @@ class OnnxRuntime:
             return dict(zip(names, self.session.run(names, inputs), strict=True))
         except Exception as exc:
             if _is_input_error(exc):
-                raise InvalidInput(f"the model rejected the input: {_ort_reason(exc)}") from exc
+                shapes = {name: list(array.shape) for name, array in inputs.items()}
+                raise InvalidInput(f"the model could not run on inputs shaped {shapes}: "
+                                   f"{_ort_reason(exc)}") from exc
             raise
 
     @staticmethod
