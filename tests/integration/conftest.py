@@ -38,7 +38,9 @@ def build_repository(root: Path) -> Path:
     models.save(models.scale_model(TensorProto.INT64), root, "scale_int64")
     models.save(models.scale_model(TensorProto.FLOAT16), root, "scale_fp16")
     models.save(models.echo_bytes_model(), root, "echo_bytes")
-    models.save(models.slow_model(), root, "slow", config=SLOW)
+    # ~0.25 s a batch of 4 on a quiet 2-core machine: long enough to queue behind, whatever
+    # the load (the default depth ran in 26 ms there, shorter than the expiry test's deadline)
+    models.save(models.slow_model(depth=240), root, "slow", config=SLOW)
     models.save(models.slow_model(rows=1, depth=96), root, "slow_serial", config=SERIAL)
     models.save(models.reshape_model(), root, "reshape")
     for version in (1, 2, 3):
