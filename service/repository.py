@@ -222,7 +222,8 @@ class ModelRepository:
                     await loop.run_in_executor(self._executor, run_warmup, completed, runtime,
                                                directory)
                 else:
-                    await loop.run_in_executor(self._executor, runtime.warm_up)
+                    await loop.run_in_executor(self._executor, runtime.warm_up,
+                                               completed.max_batch_size > 0)
                 loaded[str(version)] = self._start(name, str(version), directory, completed,
                                                    metadata, runtime)
         except BaseException:

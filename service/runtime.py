@@ -197,11 +197,12 @@ class OnnxRuntime:
         session.run_with_iobinding(binding)
         return dict(zip(names, binding.copy_outputs_to_cpu(), strict=True))
 
-    def warm_up(self, batch_size: int = 1) -> None:
-        """One execution on zeros, so the first real request doesn't pay for lazy setup."""
+    def warm_up(self, batched: bool = True) -> None:
+        """One execution on zeros, so the first real request doesn't pay for lazy setup.
+        Free dimensions get 32, except a batched model's first one, which gets 1."""
         feed = {}
         for tensor in self.inputs:
-            dims = [batch_size if i == 0 and d == -1 else (d if d > 0 else 32)
+            dims = [1 if batched and i == 0 and d == -1 else (d if d > 0 else 32)
                     for i, d in enumerate(tensor.dims)]
             dtype = NUMPY_BY_DATATYPE[tensor.datatype]
             if tensor.datatype == "BYTES":
