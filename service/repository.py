@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contract.batching import is_batched
 from contract.metadata import MetadataError, ModelMetadata, parse_metadata
 
 from .config import ModelConfig, check_served, complete_config, parameters_of, read_config
@@ -223,7 +224,7 @@ class ModelRepository:
                                                directory)
                 else:
                     await loop.run_in_executor(self._executor, runtime.warm_up,
-                                               completed.max_batch_size > 0)
+                                               is_batched(completed))
                 loaded[str(version)] = self._start(name, str(version), directory, completed,
                                                    metadata, runtime)
         except BaseException:
