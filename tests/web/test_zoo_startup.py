@@ -7,7 +7,12 @@ import re
 
 def test_every_shipped_model_warms_up_without_an_error_in_the_log(zoo_server):
     log = zoo_server.log()
-    assert re.search(r"ready: \d+ model\(s\) serving", log)
-    assert "warm-up of" not in log, [line for line in log.splitlines() if "warm-up" in line]
+    ready = re.search(r"ready: \d+ model\(s\) serving", log)
+    assert ready
+    # Only the start-up: the package's other tests send malformed tensors on purpose, and ONNX
+    # Runtime logs its own line for each before the caller gets INVALID_ARGUMENT
+    startup = log[:ready.start()]
+    assert "warm-up of" not in startup, [line for line in startup.splitlines()
+                                         if "warm-up" in line]
     # ONNX Runtime's own error lines ("[E:onnxruntime:...]") would show a failed warm-up run
-    assert "[E:onnxruntime" not in log
+    assert "[E:onnxruntime" not in startup
