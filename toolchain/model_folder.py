@@ -74,8 +74,9 @@ class ModelCard:
     size_bytes: int | None = None
     opset: int | None = None
     metrics: dict[str, str] = field(default_factory=dict)  # held-out metrics, name -> value
-    verification: list[dict] = field(default_factory=list)  # rows of checks against PyTorch
+    verification: list[dict] = field(default_factory=list)  # rows of checks against the original
     notes: str = ""
+    verified_against: str = "PyTorch"  # what the verification rows compare with
 
     def render(self) -> str:
         lines = [f"# {self.title}", ""]
@@ -94,7 +95,7 @@ class ModelCard:
             lines += ["", "## Metrics", "", "| metric | value |", "|---|---|"]
             lines += [f"| {name} | {value} |" for name, value in self.metrics.items()]
         if self.verification:
-            lines += ["", "## Verification against PyTorch", ""]
+            lines += ["", f"## Verification against {self.verified_against}", ""]
             lines += _markdown_table(self.verification)
         if self.notes:
             lines += ["", "## Notes", "", self.notes]

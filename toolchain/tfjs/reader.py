@@ -73,7 +73,7 @@ def read_tfjs(model_json: Path) -> TfjsGraph:
     for raw in document["modelTopology"]["node"]:
         inputs = [_input_ref(text) for text in raw.get("input", []) if not text.startswith("^")]
         nodes[raw["name"]] = Node(raw["name"], raw["op"], inputs, raw.get("attr", {}))
-    constants = _read_weights(model_json.parent, document["weightsManifest"])
+    constants = read_weights(model_json.parent, document["weightsManifest"])
     placeholders = [name for name, node in nodes.items() if node.op == "Placeholder"]
     graph = TfjsGraph(nodes, constants, placeholders, _signature_outputs(document, nodes))
     for name in placeholders:
@@ -97,7 +97,8 @@ def _signature_outputs(document: dict, nodes: dict[str, Node]) -> list[str]:
     return [name for name, node in nodes.items() if name not in consumed and node.op != "Const"]
 
 
-def _read_weights(folder: Path, manifest: list[dict]) -> dict[str, np.ndarray]:
+def read_weights(folder: Path, manifest: list[dict]) -> dict[str, np.ndarray]:
+    """The weights of a weightsManifest by name (dequantised to their declared dtype)."""
     constants = {}
     for group in manifest:
         data = b"".join((folder / path).read_bytes() for path in group["paths"])

@@ -1,7 +1,7 @@
-"""Reference runs of a TF.js graph model in node with TF.js's pure-JavaScript CPU backend.
+"""Reference runs of a TF.js graph or layers model in node with TF.js's pure-JavaScript CPU backend.
 
 `@tensorflow/tfjs` is installed with npm, once, into `$STRIATE_CACHE/tfjs-<version>/`
-(default `~/.cache/striate`); `run_tfjs` passes tensors to `run_graph_model.js` as raw files.
+(default `~/.cache/striate`); `run_tfjs` passes tensors to `run_model.js` as raw files.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 TFJS_VERSION = "4.22.0"
-RUNNER = Path(__file__).with_name("run_graph_model.js")
+RUNNER = Path(__file__).with_name("run_model.js")
 TIMEOUT_S = 600
 
 
@@ -56,7 +56,8 @@ def ensure_tfjs() -> Path:
 def run_tfjs(
     model_json: Path, inputs: dict[str, np.ndarray], outputs: list[str]
 ) -> dict[str, np.ndarray]:
-    """Run the graph model once; `outputs` are tensor names ("Identity:0" or "Identity")."""
+    """Run the model once; `outputs` are tensor names ("Identity:0" or "Identity"; a layers
+    model's outputs in its own order)."""
     modules = ensure_tfjs()
     with tempfile.TemporaryDirectory(prefix="tfjs-") as folder:
         io_dir = Path(folder)

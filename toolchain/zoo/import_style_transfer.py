@@ -304,6 +304,7 @@ def _card(name: str, model: onnx.ModelProto, rows: list[dict], timing: dict) -> 
                  f"{timing[name]} ms (a shared 2-core machine: expect noise)"},
         verification=[{"input": row["input"], "max abs diff": row["max abs diff"]}
                       for row in mine],
+        verified_against="the package's own ONNX files (onnxruntime)",
         notes="Verification: the wrapped graph served here against onnxruntime running the "
               "package's own .onnx file on the same input, both rounded to 0..255 pixels as "
               "the package rounds (pixel differences; the predictor's is of its 100 floats). "

@@ -1,8 +1,10 @@
-// Run a TF.js graph model with @tensorflow/tfjs's pure-JavaScript CPU backend.
-// usage: node run_graph_model.js MODEL_JSON IO_DIR
+// Run a TF.js graph or layers model with @tensorflow/tfjs's pure-JavaScript CPU backend.
+// usage: node run_model.js MODEL_JSON IO_DIR
 // IO_DIR/inputs.json: {"name": {"shape": [...], "dtype": "float32"|"int32"}} with raw
 // little-endian data in IO_DIR/<i>.in (i = position in inputs.json); "outputs": [names].
-// Writes IO_DIR/<i>.out (float32 or int32) and IO_DIR/outputs.json with shapes and dtypes.
+// A layers model takes the inputs in its own order and answers its outputs in order (the names
+// in "outputs" only label them). Writes IO_DIR/<i>.out (float32 or int32) and
+// IO_DIR/outputs.json with shapes and dtypes.
 const fs = require('fs');
 const path = require('path');
 const tf = require('@tensorflow/tfjs');
@@ -20,10 +22,12 @@ async function main() {
   const weights = Buffer.concat(shards);
   const weightData = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.length);
   await tf.setBackend('cpu');
-  const model = await tf.loadGraphModel(tf.io.fromMemory({
+  const artifacts = tf.io.fromMemory({
     modelTopology: document.modelTopology, weightSpecs, weightData,
     format: document.format, signature: document.signature,
-  }));
+  });
+  const layers = document.format === 'layers-model';
+  const model = layers ? await tf.loadLayersModel(artifacts) : await tf.loadGraphModel(artifacts);
   const request = JSON.parse(fs.readFileSync(path.join(ioDir, 'inputs.json'), 'utf8'));
   const feeds = {};
   Object.entries(request.inputs).forEach(([name, spec], i) => {
@@ -33,7 +37,7 @@ async function main() {
       : new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
     feeds[name] = tf.tensor(Array.from(array), spec.shape, spec.dtype);
   });
-  let results = model.execute(feeds, request.outputs);
+  let results = layers ? model.predict(Object.values(feeds)) : model.execute(feeds, request.outputs);
   if (!Array.isArray(results)) results = [results];
   const described = [];
   for (let i = 0; i < results.length; i += 1) {
