@@ -29,6 +29,7 @@ from .results import (
     TextReading,
     Transcript,
     TranscriptSegment,
+    Upscaled,
     WordScore,
 )
 
@@ -36,5 +37,6 @@ __all__ = [
     "Analogy", "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
     "Classification", "Client", "ClientError", "Detection", "Detections", "ModelInfo",
     "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem", "Stylized",
-    "TaskInfo", "TextLine", "TextReading", "Transcript", "TranscriptSegment", "WordScore",
+    "TaskInfo", "TextLine", "TextReading", "Transcript", "TranscriptSegment", "Upscaled",
+    "WordScore",
 ]

@@ -42,6 +42,7 @@ from .results import (
     Stylized,
     TextReading,
     Transcript,
+    Upscaled,
     to_jsonable,
 )
 
@@ -99,6 +100,10 @@ def _stylized(result: Stylized) -> str:
     return f"{result.width}x{result.height} in the style '{result.style}'"
 
 
+def _upscaled(result: Upscaled) -> str:
+    return f"{result.width}x{result.height} ({result.scale}x)"
+
+
 def _model_list(result: ModelList) -> str:
     lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
              for t in result.tasks]
@@ -119,6 +124,7 @@ DESCRIBERS: dict[type, Callable[[Any], str]] = {
     Poses: _poses,
     Analogy: _analogy,
     Stylized: _stylized,
+    Upscaled: _upscaled,
     ModelList: _model_list,
 }
 
@@ -142,7 +148,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "caption": ["max_tokens", "beam_width"], "ask": ["question", "top_k"],
         "transcribe": ["beam_width", "language", "translate"],
         "pose": ["score_threshold", "max_people"], "read": [],
-        "stylize": ["style", "style_image"],
+        "stylize": ["style", "style_image"], "upscale": ["scale"],
     }[args.task]
     return {name: getattr(args, name) for name in names}
 
@@ -159,7 +165,7 @@ def render_to(path: Path, source: Path, result: Result) -> bool:
         image = draw_poses(source, result)
     elif isinstance(result, TextReading):
         image = draw_text_lines(source, result)
-    elif isinstance(result, Stylized):
+    elif isinstance(result, (Stylized, Upscaled)):
         image = result.image()
     else:
         return False
@@ -320,6 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "model's styles.txt)")
     p.add_argument("--style-image", help="a painting whose style to take instead")
     p.add_argument("--out", help="the stylised PNG (a folder for several inputs)")
+    p = _task_parser(sub, "upscale", "make a photo 2 or 4 times wider and taller "
+                     "(super-resolution)")
+    p.add_argument("--scale", type=int, default=0, help="2 or 4: picks a served model of that "
+                   "scale (default: the model's, 2 for the default model)")
+    p.add_argument("--out", help="the upscaled PNG (a folder for several inputs)")
     p = sub.add_parser("analogy", help="word analogies and nearest words",
                        description="`analogy king man woman`: the words nearest to "
                        "king - man + woman; `analogy frog`: the words nearest to frog")

@@ -37,6 +37,7 @@ from .results import (
     Stylized,
     TextReading,
     Transcript,
+    Upscaled,
 )
 
 DEFAULT_SERVER = "localhost:8001"
@@ -66,6 +67,7 @@ TASKS: dict[str, _TaskSpec] = {
     "read": _TaskSpec("ReadText", "read_text", pb.ReadTextRequest, results.text_reading),
     "analogy": _TaskSpec("Analogy", "analogy", pb.AnalogyRequest, results.analogy, payload=""),
     "stylize": _TaskSpec("Stylize", "stylize", pb.StylizeRequest, results.stylized),
+    "upscale": _TaskSpec("Upscale", "upscale", pb.UpscaleRequest, results.upscaled),
 }
 
 
@@ -205,6 +207,12 @@ class Client:
         return self._call("stylize", image, model, version, style=style,
                           style_image=style_image)
 
+    def upscale(self, image: Input, scale: int = 0, *, model: str = "",
+                version: str = "") -> Upscaled:
+        """The photo `scale` times wider and taller (0: the model's scale; with no model
+        named, a served model of that scale)."""
+        return self._call("upscale", image, model, version, scale=scale)
+
     def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
         try:
@@ -311,6 +319,12 @@ class AsyncClient:
         (`style_image`: bytes or a path)."""
         return await self._call("stylize", image, model, version, style=style,
                           style_image=style_image)
+
+    async def upscale(self, image: Input, scale: int = 0, *, model: str = "",
+                      version: str = "") -> Upscaled:
+        """The photo `scale` times wider and taller (0: the model's scale; with no model
+        named, a served model of that scale)."""
+        return await self._call("upscale", image, model, version, scale=scale)
 
     async def models(self) -> ModelList:
         """Every served model, and each task's models and default."""

@@ -36,8 +36,10 @@ from .results import (
     Poses,
     Result,
     Segmentation,
+    Stylized,
     TextReading,
     Transcript,
+    Upscaled,
 )
 from .samples import SampleCase, check, load_cases, outcome_text
 
@@ -75,6 +77,8 @@ def render(case: SampleCase, result: Result, folder: Path, index: int) -> Path:
     elif isinstance(result, Answers):
         answers = ", ".join(f"{a.text} {a.score:.2f}" for a in result.answers[:3])
         image = with_text(case.path, [f"Q: {case.options['question']}", f"A: {answers}"])
+    elif isinstance(result, (Stylized, Upscaled)):
+        image = result.image()
     else:
         raise TypeError(f"cannot draw {type(result).__name__}")
     path = folder / f"{stem}.png"

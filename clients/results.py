@@ -213,6 +213,19 @@ class Stylized:
 
 
 @dataclass(frozen=True)
+class Upscaled:
+    model: str
+    image_png: bytes
+    width: int
+    height: int
+    scale: int  # the answer is this many times wider and taller than the photo
+
+    def image(self) -> Image.Image:
+        """The upscaled photo as a PIL image."""
+        return Image.open(io.BytesIO(self.image_png))
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     version: str
@@ -235,7 +248,7 @@ class ModelList:
 
 
 Result = (Classification | Detections | Segmentation | Caption | Answers | Transcript | Poses
-          | TextReading | Analogy | Stylized)
+          | TextReading | Analogy | Stylized | Upscaled)
 
 
 def to_jsonable(result: Result | ModelList) -> dict:
@@ -303,6 +316,11 @@ def analogy(response: pb.AnalogyResponse) -> Analogy:
 def stylized(response: pb.StylizeResponse) -> Stylized:
     return Stylized(response.model.name, response.image_png, response.style, response.width,
                     response.height, list(response.styles))
+
+
+def upscaled(response: pb.UpscaleResponse) -> Upscaled:
+    return Upscaled(response.model.name, response.image_png, response.width, response.height,
+                    response.scale)
 
 
 def model_list(response: pb.ListModelsResponse) -> ModelList:

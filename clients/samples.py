@@ -11,7 +11,8 @@ Two layouts of expected.json are read:
   else the true lines read with at least `min_character_accuracy`, words in any order);
 - `{"model", "task", "images": {file: {...}}}` with, for detection, the `boxes` found (IoU at
   least `box_iou_at_least`, and the same class where `labels` are given), for segmentation,
-  `<label>_share_range` per class.
+  `<label>_share_range` per class, for upscaling, the answer's `size` and how close it comes
+  to the photo when shrunk back (`mean_abs_diff_shrunk_at_most`, grey levels).
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ from .results import (
     Segmentation,
     TextReading,
     Transcript,
+    Upscaled,
 )
 
 CLIENT_TASK = {"classification": "classify", "detection": "detect", "segmentation": "segment",
                "captioning": "caption", "vqa": "ask", "speech": "transcribe", "pose": "pose",
-               "ocr": "read"}
+               "ocr": "read", "upscale": "upscale"}
 DEFAULT_MAX_WORD_ERROR_RATE = 0.25
 DEFAULT_MIN_CHARACTER_ACCURACY = 0.9  # text reading, words in any order
 SAME_READING = 0.98  # text reading: share of the import's reading the server must repeat
@@ -200,10 +202,23 @@ def _check_text(case: SampleCase, result: TextReading) -> tuple[bool, str]:
     return accuracy >= least, f"character accuracy {accuracy:.3f} (at least {least})"
 
 
+def _check_upscaled(case: SampleCase, result: Upscaled) -> tuple[bool, str]:
+    size = [result.width, result.height]
+    if size != case.expected["size"]:
+        return False, f"answer is {size[0]}x{size[1]}, expected {case.expected['size']}"
+    photo = Image.open(case.path).convert("RGB")
+    shrunk = result.image().convert("RGB").resize(photo.size, Image.Resampling.BOX)
+    difference = float(np.mean(np.abs(np.asarray(shrunk, np.int16) -
+                                      np.asarray(photo, np.int16))))
+    most = case.expected["mean_abs_diff_shrunk_at_most"]
+    return difference <= most, f"shrunk back, {difference:.2f} grey levels from the photo " \
+        f"(at most {most})"
+
+
 CHECKS: dict[type, Callable[[SampleCase, Any], tuple[bool, str]]] = {
     Classification: _check_label, Answers: _check_label, Caption: _check_caption,
     Transcript: _check_transcript, TextReading: _check_text, Detections: _check_detection,
-    Poses: _check_pose, Segmentation: _check_segmentation,
+    Poses: _check_pose, Segmentation: _check_segmentation, Upscaled: _check_upscaled,
 }
 
 

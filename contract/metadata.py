@@ -328,6 +328,22 @@ class StyleTransfer:
     max_side: int = param(1024, "a longer photo side is shrunk to this first", minimum=32)
 
 
+@dataclass(frozen=True)
+class SuperResolution:
+    """Upscale: the graph takes uint8 pixels [H, W, 3] and returns them `scale` times larger.
+    The server runs big photos in tiles of `tile_side` with `tile_margin` pixels of context
+    around each, so a margin of at least the network's receptive radius gives the same pixels
+    as one run over the whole photo."""
+
+    title: ClassVar[str] = "super-resolution"
+    scale: int = param(2, "how many times wider and taller the answer is", minimum=2)
+    tile_side: int = param(128, "the photo is upscaled in squares of this side", minimum=16)
+    tile_margin: int = param(16, "context pixels around each tile, cut off afterwards "
+                                 "(the network's receptive radius or more)", minimum=0)
+    max_input_pixels: int = param(1_048_576, "the largest photo taken (width x height); "
+                                             "bigger ones are refused, not shrunk", minimum=1)
+
+
 def _needs_recognizer(metadata: ModelMetadata) -> None:
     if not metadata.section(TextReading).recognizer:
         raise MetadataError("recognizer", "is missing: a text reading model names its "
@@ -383,6 +399,7 @@ register_task("pose", ImageInput, PoseEstimation)
 register_task("ocr", TextReading, check=_needs_recognizer)
 register_task("analogy", WordVectors)
 register_task("stylize", StyleTransfer)
+register_task("upscale", SuperResolution)
 register_task("component", TextDecoder, ComponentFiles)
 register_task("")
 

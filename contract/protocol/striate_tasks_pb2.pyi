@@ -388,6 +388,32 @@ class StylizeResponse(_message.Message):
     styles: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., image_png: _Optional[bytes] = ..., style: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., styles: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class UpscaleRequest(_message.Message):
+    __slots__ = ("model", "version", "image", "scale")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: str
+    image: bytes
+    scale: int
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., image: _Optional[bytes] = ..., scale: _Optional[int] = ...) -> None: ...
+
+class UpscaleResponse(_message.Message):
+    __slots__ = ("model", "image_png", "width", "height", "scale")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_PNG_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    model: ModelRef
+    image_png: bytes
+    width: int
+    height: int
+    scale: int
+    def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., image_png: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., scale: _Optional[int] = ...) -> None: ...
+
 class ListModelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -425,7 +451,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskSummary, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelSummary, _Mapping]]] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text", "analogy", "stylize")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text", "analogy", "stylize", "upscale")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -437,6 +463,7 @@ class TaskRequest(_message.Message):
     READ_TEXT_FIELD_NUMBER: _ClassVar[int]
     ANALOGY_FIELD_NUMBER: _ClassVar[int]
     STYLIZE_FIELD_NUMBER: _ClassVar[int]
+    UPSCALE_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyRequest
     detect: DetectRequest
@@ -448,7 +475,8 @@ class TaskRequest(_message.Message):
     read_text: ReadTextRequest
     analogy: AnalogyRequest
     stylize: StylizeRequest
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyRequest, _Mapping]] = ..., stylize: _Optional[_Union[StylizeRequest, _Mapping]] = ...) -> None: ...
+    upscale: UpscaleRequest
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyRequest, _Mapping]] = ..., stylize: _Optional[_Union[StylizeRequest, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleRequest, _Mapping]] = ...) -> None: ...
 
 class TaskError(_message.Message):
     __slots__ = ("code", "message")
@@ -459,7 +487,7 @@ class TaskError(_message.Message):
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class TaskResponse(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text", "analogy", "stylize")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text", "analogy", "stylize", "upscale")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -472,6 +500,7 @@ class TaskResponse(_message.Message):
     READ_TEXT_FIELD_NUMBER: _ClassVar[int]
     ANALOGY_FIELD_NUMBER: _ClassVar[int]
     STYLIZE_FIELD_NUMBER: _ClassVar[int]
+    UPSCALE_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyResponse
     detect: DetectResponse
@@ -484,4 +513,5 @@ class TaskResponse(_message.Message):
     read_text: ReadTextResponse
     analogy: AnalogyResponse
     stylize: StylizeResponse
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyResponse, _Mapping]] = ..., stylize: _Optional[_Union[StylizeResponse, _Mapping]] = ...) -> None: ...
+    upscale: UpscaleResponse
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyResponse, _Mapping]] = ..., stylize: _Optional[_Union[StylizeResponse, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleResponse, _Mapping]] = ...) -> None: ...

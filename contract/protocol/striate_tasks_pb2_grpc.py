@@ -84,6 +84,11 @@ class TaskServiceStub:
                 request_serializer=striate__tasks__pb2.StylizeRequest.SerializeToString,
                 response_deserializer=striate__tasks__pb2.StylizeResponse.FromString,
                 _registered_method=True)
+        self.Upscale = channel.unary_unary(
+                '/striate.tasks.v1.TaskService/Upscale',
+                request_serializer=striate__tasks__pb2.UpscaleRequest.SerializeToString,
+                response_deserializer=striate__tasks__pb2.UpscaleResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/striate.tasks.v1.TaskService/ListModels',
                 request_serializer=striate__tasks__pb2.ListModelsRequest.SerializeToString,
@@ -159,6 +164,12 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Upscale(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -226,6 +237,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.Stylize,
                     request_deserializer=striate__tasks__pb2.StylizeRequest.FromString,
                     response_serializer=striate__tasks__pb2.StylizeResponse.SerializeToString,
+            ),
+            'Upscale': grpc.unary_unary_rpc_method_handler(
+                    servicer.Upscale,
+                    request_deserializer=striate__tasks__pb2.UpscaleRequest.FromString,
+                    response_serializer=striate__tasks__pb2.UpscaleResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -508,6 +524,33 @@ class TaskService:
             '/striate.tasks.v1.TaskService/Stylize',
             striate__tasks__pb2.StylizeRequest.SerializeToString,
             striate__tasks__pb2.StylizeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Upscale(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/striate.tasks.v1.TaskService/Upscale',
+            striate__tasks__pb2.UpscaleRequest.SerializeToString,
+            striate__tasks__pb2.UpscaleResponse.FromString,
             options,
             channel_credentials,
             insecure,

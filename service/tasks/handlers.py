@@ -25,6 +25,7 @@ from .pose import estimate_pose
 from .segment import segment
 from .speech import speech_model, transcribe
 from .stylize import stylize
+from .upscale import upscale, upscale_model
 from .vqa import answer_question
 
 Handler = Callable[[Any], Awaitable[Any]]  # a task's request message -> its response message
@@ -33,7 +34,7 @@ TASK_OF_KIND: dict[str, str] = {
     "classify": "classification", "detect": "detection", "segment": "segmentation",
     "caption": "captioning", "answer_question": "vqa", "transcribe": "speech",
     "read_text": "ocr", "estimate_pose": "pose", "analogy": "analogy",
-    "stylize": "stylize",
+    "stylize": "stylize", "upscale": "upscale",
 }
 """TaskRequest's `request` oneof names (the HTTP routes too) -> the model-folder task served."""
 
@@ -62,7 +63,7 @@ class TaskHandlers:
                 "caption": self.caption, "answer_question": self.answer_question,
                 "transcribe": self.transcribe, "read_text": self.read_text,
                 "estimate_pose": self.estimate_pose, "analogy": self.analogy,
-                "stylize": self.stylize}
+                "stylize": self.stylize, "upscale": self.upscale}
 
     async def classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
         model = self._model("classify", request)
@@ -160,6 +161,12 @@ class TaskHandlers:
         return pb.StylizeResponse(model=_model_ref(model), image_png=result.png,
                                   style=result.style, width=result.width,
                                   height=result.height, styles=result.styles)
+
+    async def upscale(self, request: pb.UpscaleRequest) -> pb.UpscaleResponse:
+        model = upscale_model(self.core, request.model, request.version, request.scale)
+        result = await upscale(self.core, model, request.image, self.limits)
+        return pb.UpscaleResponse(model=_model_ref(model), image_png=result.png,
+                                  width=result.width, height=result.height, scale=result.scale)
 
     def list_models(self) -> pb.ListModelsResponse:
         models = self.core.models()

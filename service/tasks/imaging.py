@@ -11,16 +11,19 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from PIL import Image
 
 from contract.imaging import Placement, fit, for_input
 from contract.metadata import ImageInput
 
-from ..codecs import ImageLimits, decode_image_reduced, image_memory_estimate
+from ..codecs import ImageLimits, decode_image, decode_image_reduced, image_memory_estimate
+from ..errors import InvalidInput
 from ..repository import LoadedModel
 from .limits import TaskLimits
 from .models import input_dims
 
-__all__ = ["Placement", "decode_and_fit", "image_spec", "prepare_image", "prepare_image_async"]
+__all__ = ["Placement", "decode_and_fit", "decode_photo", "image_spec", "prepare_image",
+           "prepare_image_async"]
 
 
 def image_spec(model: LoadedModel, input_name: str = "image") -> ImageInput:
@@ -52,6 +55,15 @@ async def prepare_image_async(data: bytes, model: LoadedModel, limits: TaskLimit
     estimate = image_memory_estimate(data, limits.image)
     return await limits.decode_budget.run(estimate, prepare_image, data, model, limits.image,
                                           input_name)
+
+
+async def decode_photo(data: bytes, what: str, limits: TaskLimits) -> Image.Image:
+    """A whole photo, decoded at full size in a worker thread within the decode budget (for
+    tasks that answer an image: stylize, upscale); `what` names the field in the error."""
+    if not data:
+        raise InvalidInput(f"the request carries no {what}; send a JPEG, PNG, WebP or BMP")
+    estimate = image_memory_estimate(data, limits.image)
+    return await limits.decode_budget.run(estimate, decode_image, data, limits.image)
 
 
 def decode_size(spec: ImageInput) -> int | None:

@@ -17,11 +17,12 @@ from PIL import Image
 
 from contract.metadata import StyleTransfer
 
-from ..codecs import decode_image, encode_png, image_memory_estimate
+from ..codecs import encode_png
 from ..core import InferenceCore
 from ..errors import InvalidInput, ModelNotFound
 from ..names import shown
 from ..repository import LoadedModel
+from .imaging import decode_photo
 from .limits import TaskLimits
 from .models import infer_one, input_dims, model_file, read_lines, task_of
 
@@ -81,13 +82,6 @@ def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
-async def _decode(data: bytes, what: str, limits: TaskLimits) -> Image.Image:
-    if not data:
-        raise InvalidInput(f"the request carries no {what}; send a JPEG, PNG, WebP or BMP")
-    estimate = image_memory_estimate(data, limits.image)
-    return await limits.decode_budget.run(estimate, decode_image, data, limits.image)
-
-
 async def _built_in(core: InferenceCore, model: LoadedModel, photo: np.ndarray,
                     index: int, count: int) -> np.ndarray:
     height, width = photo.shape[:2]
@@ -129,10 +123,10 @@ async def stylize(core: InferenceCore, model: LoadedModel, image: bytes, style: 
     if style_image:
         model = painting_model(core, model, named)
     section = model.metadata.section(StyleTransfer)
-    photo = _shrunk(await _decode(image, "image (the photo)", limits), section.max_side)
+    photo = _shrunk(await decode_photo(image, "image (the photo)", limits), section.max_side)
     names = styles_of(model)
     if style_image:
-        painting = await _decode(style_image, "style_image", limits)
+        painting = await decode_photo(style_image, "style_image", limits)
         array, name = await _with_painting(core, model, photo, painting), PAINTING
     else:
         if not names:

@@ -1,5 +1,6 @@
 """The lecture's other demos against one real server over the real imported models: word
-analogies (glove_6b_50d) and painting styles (style_transfer_26, style_transfer_arbitrary)."""
+analogies (glove_6b_50d), painting styles (style_transfer_26, style_transfer_arbitrary) and
+super-resolution (esrgan_slim_x2, esrgan_slim_x4)."""
 
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clients import Analogy, AsyncClient, Client, ClientError, StreamItem, Stylized
+from clients import Analogy, AsyncClient, Client, ClientError, StreamItem, Stylized, Upscaled
 from tests.e2e import media
 from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "exported_models"
-MODELS = ("glove_6b_50d", "style_transfer_26")
+MODELS = ("glove_6b_50d", "style_transfer_26", "esrgan_slim_x2", "esrgan_slim_x4")
 PAINTING_MODELS = ("style_transfer_arbitrary", "style_predictor")  # make style-model
 SAMPLES = ZOO / "samples" / "style_transfer_26"
 
@@ -234,3 +235,83 @@ def test_a_painting_over_http_is_a_second_multipart_file(server):
     status, answer, _ = send(urllib.request.Request(
         f"{server.http_url}/tasks/stylize?style_image=abc", data=parts[0][1], method="POST"))
     assert status == 400 and "multipart" in answer["error"]
+
+
+# --- upscale ---------------------------------------------------------------------------------
+
+def whole_photo_run(model: str, photo: np.ndarray) -> np.ndarray:
+    """The model's ONNX file run by onnxruntime over the whole photo at once (no tiles)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(ZOO / model / "1" / "model.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    return session.run(None, {"pixels": photo})[0].astype(np.int16)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_upscale_in_tiles_gives_the_pixels_of_one_run_over_the_photo(client, scale):
+    photo_path = SAMPLES / "coffee.jpg"  # 600x400: many 128-pixel tiles, ragged at the edges
+    result = client.upscale(photo_path, scale)
+    assert isinstance(result, Upscaled) and result.model == f"esrgan_slim_x{scale}"
+    assert (result.width, result.height, result.scale) == (600 * scale, 400 * scale, scale)
+    photo = np.asarray(Image.open(photo_path).convert("RGB"), np.uint8)
+    served = pixels(result.image_png)
+    assert np.abs(served - whole_photo_run(result.model, photo)).max() <= 1
+    # it is the photo, larger: shrunk back it is close to the original
+    shrunk = np.asarray(result.image().resize((600, 400), Image.Resampling.BOX), np.int16)
+    assert np.abs(shrunk - photo.astype(np.int16)).mean() < 4
+
+
+def test_upscale_default_is_2x_and_a_named_model_keeps_its_scale(client):
+    sample = ZOO / "samples" / "esrgan_slim_x2" / "chelsea_face.jpg"
+    assert client.upscale(sample).scale == 2
+    with pytest.raises(ClientError) as caught:
+        client.upscale(sample, 4, model="esrgan_slim_x2")
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "upscales 2x, not 4x" in caught.value.message
+    with pytest.raises(ClientError) as caught:
+        client.upscale(sample, 3)
+    assert caught.value.code == grpc.StatusCode.NOT_FOUND
+    assert "2x, 4x" in caught.value.message
+
+
+@pytest.mark.parametrize("image, code, words", [
+    (b"", grpc.StatusCode.INVALID_ARGUMENT, "no image"),
+    (b"GIF89a not really", grpc.StatusCode.INVALID_ARGUMENT, "image"),
+    ("too big", grpc.StatusCode.INVALID_ARGUMENT, "at most 1,048,576 pixels"),
+])
+def test_bad_upscale_requests_are_answered_and_the_server_goes_on(client, image, code, words):
+    if image == "too big":
+        image = media.encode(Image.new("RGB", (1100, 1000), (20, 80, 160)), "JPEG")
+    with pytest.raises(ClientError) as caught:
+        client.upscale(image)
+    assert caught.value.code == code and words in caught.value.message
+    assert client.upscale(ZOO / "samples" / "esrgan_slim_x2" / "chelsea_face.jpg").width == 320
+
+
+def test_upscale_over_the_stream_async_http_and_cli(server, client, tmp_path):
+    sample = ZOO / "samples" / "esrgan_slim_x2" / "chelsea_face.jpg"
+    items = [StreamItem("two", "upscale", sample),
+             StreamItem("four", "upscale", sample, options={"scale": 4}),
+             StreamItem("bad", "upscale", b"nope")]
+    outcomes = dict(client.stream(items))
+    assert (outcomes["two"].width, outcomes["four"].width) == (320, 640)
+    assert isinstance(outcomes["bad"], ClientError)
+
+    async def upscale_async() -> Upscaled:
+        async with AsyncClient(server.grpc_url) as async_client:
+            return await async_client.upscale(sample, 4)
+    assert asyncio.run(upscale_async()).image_png == outcomes["four"].image_png
+
+    request = urllib.request.Request(f"{server.http_url}/tasks/upscale?scale=4",
+                                     data=sample.read_bytes(), method="POST")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        body = json.loads(response.read())
+    assert (body["model"]["name"], body["width"], body["height"]) == ("esrgan_slim_x4", 640, 480)
+    out = tmp_path / "big.png"
+    command = [sys.executable, "-m", "clients", "upscale", str(sample), "--scale", "4",
+               "--out", str(out), "--server", server.grpc_url]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "640x480 (4x)" in done.stdout
+    assert np.array_equal(pixels(out.read_bytes()), pixels(outcomes["four"].image_png))

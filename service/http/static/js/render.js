@@ -91,6 +91,18 @@ function transcript(view, result) {
   view.output.append(list);
 }
 
+// A task that answers a picture (stylize, upscale): shown at its own size, with a link to save it
+function imageResult(view, result) {
+  const source = `data:image/png;base64,${result.imagePng}`;
+  const picture = element("img", "image-result");
+  picture.src = source;
+  picture.alt = `the answer, ${result.width}x${result.height}`;
+  const link = element("a", "", `save the ${result.width}x${result.height} PNG`);
+  link.href = source;
+  link.download = `${result.style || `x${result.scale}`}.png`;
+  view.output.append(picture, link);
+}
+
 export async function renderResult(result, view) {
   view.legend.replaceChildren();
   view.output.replaceChildren();
@@ -123,8 +135,9 @@ export async function renderResult(result, view) {
     for (const line of lines) list.append(element("li", "", line.text));
     view.output.append(list);
   }
+  if (result.imagePng) imageResult(view, result);
   const known = ["classMapPng", "detections", "people", "lines", "texts", "classes", "caption",
-    "answers", "segments"];
+    "answers", "segments", "imagePng"];
   if (!known.some((field) => field in result)) {
     view.output.append(element("pre", "json", JSON.stringify(result, null, 2)));
   }
