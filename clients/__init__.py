@@ -16,6 +16,7 @@ from .results import (
     ClientError,
     Detection,
     Detections,
+    Dreamed,
     Keypoint,
     ModelInfo,
     ModelList,
@@ -35,7 +36,7 @@ from .results import (
 
 __all__ = [
     "Analogy", "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
-    "Classification", "Client", "ClientError", "Detection", "Detections", "ModelInfo",
+    "Classification", "Client", "ClientError", "Detection", "Detections", "Dreamed", "ModelInfo",
     "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem", "Stylized",
     "TaskInfo", "TextLine", "TextReading", "Transcript", "TranscriptSegment", "Upscaled",
     "WordScore",

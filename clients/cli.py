@@ -34,6 +34,7 @@ from .results import (
     Classification,
     ClientError,
     Detections,
+    Dreamed,
     ModelList,
     Person,
     Poses,
@@ -104,6 +105,10 @@ def _upscaled(result: Upscaled) -> str:
     return f"{result.width}x{result.height} ({result.scale}x)"
 
 
+def _dreamed(result: Dreamed) -> str:
+    return f"{result.width}x{result.height}, dreamt of {result.layer} (score {result.score:.3f})"
+
+
 def _model_list(result: ModelList) -> str:
     lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
              for t in result.tasks]
@@ -125,6 +130,7 @@ DESCRIBERS: dict[type, Callable[[Any], str]] = {
     Analogy: _analogy,
     Stylized: _stylized,
     Upscaled: _upscaled,
+    Dreamed: _dreamed,
     ModelList: _model_list,
 }
 
@@ -149,6 +155,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "transcribe": ["beam_width", "language", "translate"],
         "pose": ["score_threshold", "max_people"], "read": [],
         "stylize": ["style", "style_image"], "upscale": ["scale"],
+        "dream": ["layer", "octaves", "iterations", "step"],
     }[args.task]
     return {name: getattr(args, name) for name in names}
 
@@ -165,7 +172,7 @@ def render_to(path: Path, source: Path, result: Result) -> bool:
         image = draw_poses(source, result)
     elif isinstance(result, TextReading):
         image = draw_text_lines(source, result)
-    elif isinstance(result, (Stylized, Upscaled)):
+    elif isinstance(result, (Stylized, Upscaled, Dreamed)):
         image = result.image()
     else:
         return False
@@ -331,6 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=int, default=0, help="2 or 4: picks a served model of that "
                    "scale (default: the model's, 2 for the default model)")
     p.add_argument("--out", help="the upscaled PNG (a folder for several inputs)")
+    p = _task_parser(sub, "dream", "DeepDream: change a photo to show more of what a layer "
+                     "of an ImageNet network sees")
+    p.add_argument("--layer", default="", help="block_3 (fine swirls) ... block_16 (larger "
+                   "shapes); default: the model's (block_10)")
+    p.add_argument("--octaves", type=int, default=0, help="scales to dream at, each 1.4 times "
+                   "the last (default: the model's, 3)")
+    p.add_argument("--iterations", type=int, default=0, help="gradient steps per octave "
+                   "(default: the model's, 10)")
+    p.add_argument("--step", type=float, default=0.0, help="grey levels per step (default: "
+                   "the model's, 1.5)")
+    p.add_argument("--out", help="the dream as PNG (a folder for several inputs)")
     p = sub.add_parser("analogy", help="word analogies and nearest words",
                        description="`analogy king man woman`: the words nearest to "
                        "king - man + woman; `analogy frog`: the words nearest to frog")

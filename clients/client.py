@@ -30,6 +30,7 @@ from .results import (
     Classification,
     ClientError,
     Detections,
+    Dreamed,
     ModelList,
     Poses,
     Result,
@@ -68,6 +69,7 @@ TASKS: dict[str, _TaskSpec] = {
     "analogy": _TaskSpec("Analogy", "analogy", pb.AnalogyRequest, results.analogy, payload=""),
     "stylize": _TaskSpec("Stylize", "stylize", pb.StylizeRequest, results.stylized),
     "upscale": _TaskSpec("Upscale", "upscale", pb.UpscaleRequest, results.upscaled),
+    "dream": _TaskSpec("Dream", "dream", pb.DreamRequest, results.dreamed),
 }
 
 
@@ -213,6 +215,13 @@ class Client:
         named, a served model of that scale)."""
         return self._call("upscale", image, model, version, scale=scale)
 
+    def dream(self, image: Input, layer: str = "", *, octaves: int = 0, iterations: int = 0,
+              step: float = 0.0, model: str = "", version: str = "") -> Dreamed:
+        """DeepDream: the photo changed to show more of what `layer` sees (0 and "": the
+        model's defaults)."""
+        return self._call("dream", image, model, version, layer=layer, octaves=octaves,
+                          iterations=iterations, step=step)
+
     def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
         try:
@@ -325,6 +334,14 @@ class AsyncClient:
         """The photo `scale` times wider and taller (0: the model's scale; with no model
         named, a served model of that scale)."""
         return await self._call("upscale", image, model, version, scale=scale)
+
+    async def dream(self, image: Input, layer: str = "", *, octaves: int = 0,
+                    iterations: int = 0, step: float = 0.0, model: str = "",
+                    version: str = "") -> Dreamed:
+        """DeepDream: the photo changed to show more of what `layer` sees (0 and "": the
+        model's defaults)."""
+        return await self._call("dream", image, model, version, layer=layer, octaves=octaves,
+                                iterations=iterations, step=step)
 
     async def models(self) -> ModelList:
         """Every served model, and each task's models and default."""

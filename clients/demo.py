@@ -33,6 +33,7 @@ from .results import (
     Classification,
     ClientError,
     Detections,
+    Dreamed,
     Poses,
     Result,
     Segmentation,
@@ -77,7 +78,7 @@ def render(case: SampleCase, result: Result, folder: Path, index: int) -> Path:
     elif isinstance(result, Answers):
         answers = ", ".join(f"{a.text} {a.score:.2f}" for a in result.answers[:3])
         image = with_text(case.path, [f"Q: {case.options['question']}", f"A: {answers}"])
-    elif isinstance(result, (Stylized, Upscaled)):
+    elif isinstance(result, (Stylized, Upscaled, Dreamed)):
         image = result.image()
     else:
         raise TypeError(f"cannot draw {type(result).__name__}")

@@ -226,6 +226,21 @@ class Upscaled:
 
 
 @dataclass(frozen=True)
+class Dreamed:
+    model: str
+    image_png: bytes
+    width: int
+    height: int
+    layer: str  # the layer dreamt of
+    layers: list[str]  # the model's layers, shallow to deep
+    score: float  # mean squared activation of the layer after the last step
+
+    def image(self) -> Image.Image:
+        """The dream as a PIL image."""
+        return Image.open(io.BytesIO(self.image_png))
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     version: str
@@ -248,7 +263,7 @@ class ModelList:
 
 
 Result = (Classification | Detections | Segmentation | Caption | Answers | Transcript | Poses
-          | TextReading | Analogy | Stylized | Upscaled)
+          | TextReading | Analogy | Stylized | Upscaled | Dreamed)
 
 
 def to_jsonable(result: Result | ModelList) -> dict:
@@ -321,6 +336,11 @@ def stylized(response: pb.StylizeResponse) -> Stylized:
 def upscaled(response: pb.UpscaleResponse) -> Upscaled:
     return Upscaled(response.model.name, response.image_png, response.width, response.height,
                     response.scale)
+
+
+def dreamed(response: pb.DreamResponse) -> Dreamed:
+    return Dreamed(response.model.name, response.image_png, response.width, response.height,
+                   response.layer, list(response.layers), response.score)
 
 
 def model_list(response: pb.ListModelsResponse) -> ModelList:

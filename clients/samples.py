@@ -35,6 +35,7 @@ from .results import (
     Classification,
     ClientError,
     Detections,
+    Dreamed,
     Poses,
     Result,
     Segmentation,
@@ -45,7 +46,7 @@ from .results import (
 
 CLIENT_TASK = {"classification": "classify", "detection": "detect", "segmentation": "segment",
                "captioning": "caption", "vqa": "ask", "speech": "transcribe", "pose": "pose",
-               "ocr": "read", "upscale": "upscale"}
+               "ocr": "read", "upscale": "upscale", "dream": "dream"}
 DEFAULT_MAX_WORD_ERROR_RATE = 0.25
 DEFAULT_MIN_CHARACTER_ACCURACY = 0.9  # text reading, words in any order
 SAME_READING = 0.98  # text reading: share of the import's reading the server must repeat
@@ -215,10 +216,21 @@ def _check_upscaled(case: SampleCase, result: Upscaled) -> tuple[bool, str]:
         f"(at most {most})"
 
 
+def _check_dreamed(case: SampleCase, result: Dreamed) -> tuple[bool, str]:
+    size = [result.width, result.height]
+    if size != case.expected["size"]:
+        return False, f"answer is {size[0]}x{size[1]}, expected {case.expected['size']}"
+    photo = np.asarray(Image.open(case.path).convert("RGB"), np.int16)
+    changed = float(np.mean(np.abs(np.asarray(result.image().convert("RGB"), np.int16) - photo)))
+    least = case.expected["mean_abs_diff_at_least"]
+    return changed >= least, f"changed by {changed:.2f} grey levels (at least {least})"
+
+
 CHECKS: dict[type, Callable[[SampleCase, Any], tuple[bool, str]]] = {
     Classification: _check_label, Answers: _check_label, Caption: _check_caption,
     Transcript: _check_transcript, TextReading: _check_text, Detections: _check_detection,
     Poses: _check_pose, Segmentation: _check_segmentation, Upscaled: _check_upscaled,
+    Dreamed: _check_dreamed,
 }
 
 

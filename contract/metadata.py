@@ -344,6 +344,27 @@ class SuperResolution:
                                              "bigger ones are refused, not shrunk", minimum=1)
 
 
+@dataclass(frozen=True)
+class Dreaming:
+    """Dream: the graph takes float pixels [H, W, 3] (0..255, sides multiples of
+    `size_multiple`) and `layer_weights` (one per line of `layers`), and returns the gradient
+    of its dream score with respect to the pixels; the server climbs it, octave by octave."""
+
+    title: ClassVar[str] = "dreaming"
+    layers: str = param("layers.txt", "file beside the config naming the layers whose "
+                                      "activations can be amplified, in layer_weights order")
+    default_layer: str = param("", "the layer dreamt of when a request names none; empty: "
+                                   "the first")
+    size_multiple: int = param(32, "both sides of the graph's input are multiples of this",
+                               minimum=1)
+    max_side: int = param(384, "a longer photo side is shrunk to this first", minimum=64)
+    octaves: int = param(3, "default number of octaves (scales, each 1.4 times the last)",
+                         minimum=1, maximum=8)
+    iterations: int = param(10, "default gradient steps per octave", minimum=1, maximum=100)
+    step: float = param(1.5, "default step, in grey levels per unit of normalised gradient",
+                        minimum=0.0)
+
+
 def _needs_recognizer(metadata: ModelMetadata) -> None:
     if not metadata.section(TextReading).recognizer:
         raise MetadataError("recognizer", "is missing: a text reading model names its "
@@ -400,6 +421,7 @@ register_task("ocr", TextReading, check=_needs_recognizer)
 register_task("analogy", WordVectors)
 register_task("stylize", StyleTransfer)
 register_task("upscale", SuperResolution)
+register_task("dream", Dreaming)
 register_task("component", TextDecoder, ComponentFiles)
 register_task("")
 

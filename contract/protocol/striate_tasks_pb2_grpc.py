@@ -89,6 +89,11 @@ class TaskServiceStub:
                 request_serializer=striate__tasks__pb2.UpscaleRequest.SerializeToString,
                 response_deserializer=striate__tasks__pb2.UpscaleResponse.FromString,
                 _registered_method=True)
+        self.Dream = channel.unary_unary(
+                '/striate.tasks.v1.TaskService/Dream',
+                request_serializer=striate__tasks__pb2.DreamRequest.SerializeToString,
+                response_deserializer=striate__tasks__pb2.DreamResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/striate.tasks.v1.TaskService/ListModels',
                 request_serializer=striate__tasks__pb2.ListModelsRequest.SerializeToString,
@@ -170,6 +175,12 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Dream(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -242,6 +253,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.Upscale,
                     request_deserializer=striate__tasks__pb2.UpscaleRequest.FromString,
                     response_serializer=striate__tasks__pb2.UpscaleResponse.SerializeToString,
+            ),
+            'Dream': grpc.unary_unary_rpc_method_handler(
+                    servicer.Dream,
+                    request_deserializer=striate__tasks__pb2.DreamRequest.FromString,
+                    response_serializer=striate__tasks__pb2.DreamResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -551,6 +567,33 @@ class TaskService:
             '/striate.tasks.v1.TaskService/Upscale',
             striate__tasks__pb2.UpscaleRequest.SerializeToString,
             striate__tasks__pb2.UpscaleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Dream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/striate.tasks.v1.TaskService/Dream',
+            striate__tasks__pb2.DreamRequest.SerializeToString,
+            striate__tasks__pb2.DreamResponse.FromString,
             options,
             channel_credentials,
             insecure,

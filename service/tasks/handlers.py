@@ -18,6 +18,7 @@ from .analogy import analogy
 from .caption import caption
 from .classify import ClassScore, classify
 from .detect import detect
+from .dream import DreamOptions, dream, dream_model
 from .limits import TaskLimits
 from .models import TASKS, default_model, resolve_model, task_of
 from .ocr import read_text
@@ -34,7 +35,7 @@ TASK_OF_KIND: dict[str, str] = {
     "classify": "classification", "detect": "detection", "segment": "segmentation",
     "caption": "captioning", "answer_question": "vqa", "transcribe": "speech",
     "read_text": "ocr", "estimate_pose": "pose", "analogy": "analogy",
-    "stylize": "stylize", "upscale": "upscale",
+    "stylize": "stylize", "upscale": "upscale", "dream": "dream",
 }
 """TaskRequest's `request` oneof names (the HTTP routes too) -> the model-folder task served."""
 
@@ -63,7 +64,7 @@ class TaskHandlers:
                 "caption": self.caption, "answer_question": self.answer_question,
                 "transcribe": self.transcribe, "read_text": self.read_text,
                 "estimate_pose": self.estimate_pose, "analogy": self.analogy,
-                "stylize": self.stylize, "upscale": self.upscale}
+                "stylize": self.stylize, "upscale": self.upscale, "dream": self.dream}
 
     async def classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
         model = self._model("classify", request)
@@ -167,6 +168,14 @@ class TaskHandlers:
         result = await upscale(self.core, model, request.image, self.limits)
         return pb.UpscaleResponse(model=_model_ref(model), image_png=result.png,
                                   width=result.width, height=result.height, scale=result.scale)
+
+    async def dream(self, request: pb.DreamRequest) -> pb.DreamResponse:
+        model = dream_model(self.core, request.model, request.version)
+        options = DreamOptions(request.layer, request.octaves, request.iterations, request.step)
+        result = await dream(self.core, model, request.image, options, self.limits)
+        return pb.DreamResponse(model=_model_ref(model), image_png=result.png, width=result.width,
+                                height=result.height, layer=result.layer, layers=result.layers,
+                                score=result.score)
 
     def list_models(self) -> pb.ListModelsResponse:
         models = self.core.models()

@@ -1,6 +1,6 @@
 """The lecture's other demos against one real server over the real imported models: word
-analogies (glove_6b_50d), painting styles (style_transfer_26, style_transfer_arbitrary) and
-super-resolution (esrgan_slim_x2, esrgan_slim_x4)."""
+analogies (glove_6b_50d), painting styles (style_transfer_26, style_transfer_arbitrary),
+super-resolution (esrgan_slim_x2, esrgan_slim_x4) and DeepDream (deepdream_mobilenet_v2)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clients import Analogy, AsyncClient, Client, ClientError, StreamItem, Stylized, Upscaled
+from clients import (
+    Analogy,
+    AsyncClient,
+    Client,
+    ClientError,
+    Dreamed,
+    StreamItem,
+    Stylized,
+    Upscaled,
+)
 from tests.e2e import media
 from tests.support.server import running_server
 
@@ -28,13 +37,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "exported_models"
 MODELS = ("glove_6b_50d", "style_transfer_26", "esrgan_slim_x2", "esrgan_slim_x4")
 PAINTING_MODELS = ("style_transfer_arbitrary", "style_predictor")  # make style-model
+DREAM_MODEL = "deepdream_mobilenet_v2"  # make dream-model
 SAMPLES = ZOO / "samples" / "style_transfer_26"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     repository = tmp_path_factory.mktemp("lecture")
-    for name in MODELS + PAINTING_MODELS:
+    for name in MODELS + PAINTING_MODELS + (DREAM_MODEL,):
         if (ZOO / name).is_dir():
                 (repository / name).symlink_to(ZOO / name, target_is_directory=True)
     with running_server(repository, timeout=300) as running:
@@ -45,6 +55,14 @@ def server(tmp_path_factory):
 def client(server):
     with Client(server.grpc_url, timeout_s=120) as client:
         yield client
+
+
+def run_cli(server, *args: str) -> str:
+    """`python -m clients ARGS --server ...` in a subprocess; its stdout (it must succeed)."""
+    command = [sys.executable, "-m", "clients", *args, "--server", server.grpc_url]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def _http(server, path: str) -> tuple[int, dict]:
@@ -113,11 +131,8 @@ def test_analogy_over_http(server):
 
 
 def test_cli_analogy(server):
-    command = [sys.executable, "-m", "clients", "analogy", "king", "man", "woman",
-               "--top-k", "3", "--server", server.grpc_url]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("king - man + woman:") and "queen (" in done.stdout
+    stdout = run_cli(server, "analogy", "king", "man", "woman", "--top-k", "3")
+    assert stdout.startswith("king - man + woman:") and "queen (" in stdout
 
 
 def package_engine():
@@ -206,11 +221,8 @@ def test_stylize_over_the_stream_http_and_cli(server, client, tmp_path):
         body = json.loads(response.read())
     assert body["style"] == "style_3" and body["width"] == 600
     out = tmp_path / "out.png"
-    command = [sys.executable, "-m", "clients", "stylize", str(photo), "--style", "style_3",
-               "--out", str(out), "--server", server.grpc_url]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "in the style 'style_3'" in done.stdout
+    stdout = run_cli(server, "stylize", str(photo), "--style", "style_3", "--out", str(out))
+    assert "in the style 'style_3'" in stdout
     assert np.array_equal(pixels(out.read_bytes()), pixels(outcomes["a"].image_png))
 
 
@@ -309,9 +321,98 @@ def test_upscale_over_the_stream_async_http_and_cli(server, client, tmp_path):
         body = json.loads(response.read())
     assert (body["model"]["name"], body["width"], body["height"]) == ("esrgan_slim_x4", 640, 480)
     out = tmp_path / "big.png"
-    command = [sys.executable, "-m", "clients", "upscale", str(sample), "--scale", "4",
-               "--out", str(out), "--server", server.grpc_url]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "640x480 (4x)" in done.stdout
+    stdout = run_cli(server, "upscale", str(sample), "--scale", "4", "--out", str(out))
+    assert "640x480 (4x)" in stdout
     assert np.array_equal(pixels(out.read_bytes()), pixels(outcomes["four"].image_png))
+
+
+# --- dream -----------------------------------------------------------------------------------
+
+DREAM_PHOTO = ZOO / "samples" / DREAM_MODEL / "coffee.jpg"
+
+
+@pytest.fixture()
+def dream_client(client):
+    if not (ZOO / DREAM_MODEL / "config.pbtxt").exists():
+        with pytest.raises(ClientError) as caught:
+            client.dream(DREAM_PHOTO)
+        assert caught.value.code == grpc.StatusCode.NOT_FOUND
+        assert "make dream-model" in caught.value.message
+        pytest.skip("deepdream_mobilenet_v2 is built, not committed: run `make dream-model`")
+    return client
+
+
+def layer_score(picture: Image.Image, layer_index: int) -> float:
+    """How strongly the layer responds to a picture: the graph's own score, run in process."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(ZOO / DREAM_MODEL / "1" / "model.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    width, height = (side - side % 32 for side in picture.size)
+    pixels = np.asarray(picture.convert("RGB").crop((0, 0, width, height)), np.float32)
+    weights = np.eye(5, dtype=np.float32)[layer_index]
+    return float(session.run(["score"], {"pixels": pixels, "layer_weights": weights})[0][0])
+
+
+@pytest.mark.parametrize("layer", ["block_6", "block_13"])
+def test_a_dream_makes_the_layer_respond_more_strongly(dream_client, layer):
+    result = dream_client.dream(DREAM_PHOTO, layer)
+    assert isinstance(result, Dreamed) and result.model == DREAM_MODEL
+    assert (result.width, result.height, result.layer) == (384, 256, layer)
+    assert result.layers == ["block_3", "block_6", "block_10", "block_13", "block_16"]
+    index = result.layers.index(layer)
+    before = layer_score(Image.open(DREAM_PHOTO), index)
+    after = layer_score(result.image(), index)
+    assert after > 1.5 * before, (before, after)
+    photo = np.asarray(Image.open(DREAM_PHOTO).convert("RGB"), np.int16)
+    assert 4 < np.abs(pixels(result.image_png) - photo).mean() < 40  # changed, still the photo
+    assert dream_client.dream(DREAM_PHOTO, layer).image_png == result.image_png  # seeded
+
+
+def test_dream_options_change_the_dream(dream_client):
+    short = dream_client.dream(DREAM_PHOTO, octaves=1, iterations=2)
+    longer = dream_client.dream(DREAM_PHOTO, octaves=1, iterations=8)
+    photo = np.asarray(Image.open(DREAM_PHOTO).convert("RGB"), np.int16)
+    assert np.abs(pixels(longer.image_png) - photo).mean() > \
+        np.abs(pixels(short.image_png) - photo).mean()
+    assert longer.score > short.score
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"layer": "block_99"}, "no layer 'block_99'; its layers are block_3, block_6"),
+    ({"octaves": 9}, "octaves must be 1 to 8"),
+    ({"iterations": 500}, "iterations 1 to 100"),
+    ({"step": -1.0}, "step above 0"),
+])
+def test_bad_dream_options_are_invalid_argument(dream_client, options, words):
+    with pytest.raises(ClientError) as caught:
+        dream_client.dream(DREAM_PHOTO, **options)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert words in caught.value.message
+    with pytest.raises(ClientError) as caught:
+        dream_client.dream(media.solid("red", 40, 40))
+    assert "too small" in caught.value.message
+    assert dream_client.dream(DREAM_PHOTO, octaves=1, iterations=1).width == 384
+
+
+def test_dream_over_the_stream_async_http_and_cli(server, dream_client, tmp_path):
+    items = [StreamItem("a", "dream", DREAM_PHOTO, options={"iterations": 3}),
+             StreamItem("b", "dream", DREAM_PHOTO, options={"layer": "nope"})]
+    outcomes = dict(dream_client.stream(items))
+    assert isinstance(outcomes["a"], Dreamed) and outcomes["a"].layer == "block_10"
+    assert isinstance(outcomes["b"], ClientError) and "nope" in outcomes["b"].message
+
+    async def dream_async() -> Dreamed:
+        async with AsyncClient(server.grpc_url) as async_client:
+            return await async_client.dream(DREAM_PHOTO, iterations=3)
+    assert asyncio.run(dream_async()).image_png == outcomes["a"].image_png
+
+    request = urllib.request.Request(f"{server.http_url}/tasks/dream?iterations=3&octaves=2",
+                                     data=DREAM_PHOTO.read_bytes(), method="POST")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        body = json.loads(response.read())
+    assert (body["layer"], body["width"], body["height"]) == ("block_10", 384, 256)
+    out = tmp_path / "dream.png"
+    stdout = run_cli(server, "dream", str(DREAM_PHOTO), "--iterations", "3", "--out", str(out))
+    assert "384x256, dreamt of block_10" in stdout
+    assert np.array_equal(pixels(out.read_bytes()), pixels(outcomes["a"].image_png))

@@ -256,7 +256,7 @@ def check_anything_shown(session, answer, sample) -> None:
 
 
 def check_picture(session, answer, sample) -> None:
-    """A task answering a picture (upscale): shown at the answer's size, as the API sent it."""
+    """A task answering a picture (upscale, dream): shown at its size, as the API sent it."""
     picture = "#output img.image-result"
     session.page.wait_for_function(f"() => document.querySelector('{picture}')?.naturalWidth > 0")
     size = session.page.eval_on_selector(picture, "img => [img.naturalWidth, img.naturalHeight]")
@@ -268,7 +268,7 @@ def check_picture(session, answer, sample) -> None:
 CHECKS = {"classify": check_classes, "detect": check_boxes, "segment": check_mask,
           "caption": check_caption, "answer_question": check_answers,
           "transcribe": check_transcript, "read_text": check_text_lines,
-          "estimate_pose": check_pose, "upscale": check_picture}
+          "estimate_pose": check_pose, "upscale": check_picture, "dream": check_picture}
 
 
 @pytest.mark.parametrize("kind", KINDS)
