@@ -86,7 +86,7 @@ def _resized(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """A float HxWx3 array resized (bilinear) to `size` = (width, height)."""
     if (array.shape[1], array.shape[0]) == size:
         return array
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(array[..., c]), mode="F")
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(array[..., c], np.float32))
                            .resize(size, Image.Resampling.BILINEAR)) for c in range(3)]
     return np.stack(channels, axis=-1)
 
