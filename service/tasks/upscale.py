@@ -41,6 +41,8 @@ def scale_of(model: LoadedModel) -> int:
 def upscale_model(core: InferenceCore, name: str, version: str, scale: int) -> LoadedModel:
     """The named model (its scale checked when `scale` is set), or the default one, or when
     only `scale` is given, a served upscale model of that scale (the default first)."""
+    if scale < 0:
+        raise InvalidInput(f"scale must be positive (2 or 4), not {scale}; 0 takes the model's")
     model = resolve_model(core, TASK, name, version)
     if not scale or scale_of(model) == scale:
         return model

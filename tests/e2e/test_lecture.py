@@ -285,6 +285,10 @@ def test_upscale_default_is_2x_and_a_named_model_keeps_its_scale(client):
         client.upscale(sample, 3)
     assert caught.value.code == grpc.StatusCode.NOT_FOUND
     assert "2x, 4x" in caught.value.message
+    with pytest.raises(ClientError) as caught:
+        client.upscale(sample, -2)
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "scale must be positive" in caught.value.message
 
 
 @pytest.mark.parametrize("image, code, words", [
