@@ -37,6 +37,7 @@ from .results import (
     Dreamed,
     ModelList,
     Person,
+    PictureAnswer,
     Poses,
     Result,
     Segmentation,
@@ -172,7 +173,7 @@ def render_to(path: Path, source: Path, result: Result) -> bool:
         image = draw_poses(source, result)
     elif isinstance(result, TextReading):
         image = draw_text_lines(source, result)
-    elif isinstance(result, (Stylized, Upscaled, Dreamed)):
+    elif isinstance(result, PictureAnswer):
         image = result.image()
     else:
         return False

@@ -33,14 +33,12 @@ from .results import (
     Classification,
     ClientError,
     Detections,
-    Dreamed,
+    PictureAnswer,
     Poses,
     Result,
     Segmentation,
-    Stylized,
     TextReading,
     Transcript,
-    Upscaled,
 )
 from .samples import SampleCase, check, load_cases, outcome_text
 
@@ -78,7 +76,7 @@ def render(case: SampleCase, result: Result, folder: Path, index: int) -> Path:
     elif isinstance(result, Answers):
         answers = ", ".join(f"{a.text} {a.score:.2f}" for a in result.answers[:3])
         image = with_text(case.path, [f"Q: {case.options['question']}", f"A: {answers}"])
-    elif isinstance(result, (Stylized, Upscaled, Dreamed)):
+    elif isinstance(result, PictureAnswer):
         image = result.image()
     else:
         raise TypeError(f"cannot draw {type(result).__name__}")

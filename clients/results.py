@@ -198,8 +198,18 @@ class Analogy:
         return self.words[0].word
 
 
+class PictureAnswer:
+    """A result that is a picture (stylize, upscale, dream): `image_png`, and `image()`."""
+
+    image_png: bytes
+
+    def image(self) -> Image.Image:
+        """The answer as a PIL image."""
+        return Image.open(io.BytesIO(self.image_png))
+
+
 @dataclass(frozen=True)
-class Stylized:
+class Stylized(PictureAnswer):
     model: str
     image_png: bytes
     style: str  # the style's name; "painting" for a style image
@@ -207,26 +217,18 @@ class Stylized:
     height: int
     styles: list[str]  # the model's built-in styles, index order
 
-    def image(self) -> Image.Image:
-        """The stylised photo as a PIL image."""
-        return Image.open(io.BytesIO(self.image_png))
-
 
 @dataclass(frozen=True)
-class Upscaled:
+class Upscaled(PictureAnswer):
     model: str
     image_png: bytes
     width: int
     height: int
     scale: int  # the answer is this many times wider and taller than the photo
 
-    def image(self) -> Image.Image:
-        """The upscaled photo as a PIL image."""
-        return Image.open(io.BytesIO(self.image_png))
-
 
 @dataclass(frozen=True)
-class Dreamed:
+class Dreamed(PictureAnswer):
     model: str
     image_png: bytes
     width: int
@@ -234,10 +236,6 @@ class Dreamed:
     layer: str  # the layer dreamt of
     layers: list[str]  # the model's layers, shallow to deep
     score: float  # mean squared activation of the layer after the last step
-
-    def image(self) -> Image.Image:
-        """The dream as a PIL image."""
-        return Image.open(io.BytesIO(self.image_png))
 
 
 @dataclass(frozen=True)

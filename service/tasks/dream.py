@@ -64,9 +64,10 @@ def layers_of(model: LoadedModel) -> tuple[str, ...]:
     return read_lines(model_file(model, model.metadata.section(Dreaming).layers))
 
 
-def _settings(model: LoadedModel, options: DreamOptions) -> tuple[str, int, int, float]:
+def _settings(model: LoadedModel, names: tuple[str, ...],
+              options: DreamOptions) -> tuple[str, int, int, float]:
     """The layer, octaves, iterations and step of a request, checked, defaults filled in."""
-    section, names = model.metadata.section(Dreaming), layers_of(model)
+    section = model.metadata.section(Dreaming)
     layer = options.layer.strip() or section.default_layer or names[0]
     if layer not in names:
         raise InvalidInput(f"model '{model.name}' has no layer {shown(layer)}; its layers are "
@@ -118,7 +119,7 @@ async def dream(core: InferenceCore, model: LoadedModel, image: bytes, options: 
                 limits: TaskLimits) -> Dreamed:
     """The photo dreamt over, as PNG (its longer side at most the model's max_side)."""
     section, names = model.metadata.section(Dreaming), layers_of(model)
-    layer, octaves, iterations, step = _settings(model, options)
+    layer, octaves, iterations, step = _settings(model, names, options)
     photo = await decode_photo(image, "image", limits)
     if max(photo.size) > section.max_side:
         photo.thumbnail((section.max_side, section.max_side), Image.Resampling.LANCZOS)

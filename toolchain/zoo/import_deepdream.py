@@ -22,14 +22,13 @@ import onnx
 import onnxruntime as ort
 import torch
 import torchvision
-from onnx import helper, numpy_helper
 from PIL import Image
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from contract.metadata import Dreaming, ModelMetadata
-from contract.onnx_limits import MAX_IR_VERSION
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts
 from toolchain.packages import pypi_wheel, wheel_member
+from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo
 from toolchain.timing import run_time
 from toolchain.zoo._publish import json_text, publish
@@ -111,86 +110,75 @@ def blocks(model: torch.nn.Module) -> list[Block]:
     return found
 
 
-class Graph:
-    """ONNX nodes with unique names."""
+@dataclass(frozen=True)
+class Recorded:
+    """What the backward pass needs of one forward step."""
 
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
-        self.count = 0
-
-    def const(self, array: np.ndarray, hint: str) -> str:
-        name = f"{hint}_{len(self.initializers)}"
-        self.initializers.append(numpy_helper.from_array(array, name))
-        return name
-
-    def op(self, op_type: str, *inputs: str, **attributes: object) -> str:
-        self.count += 1
-        output = f"{op_type.lower()}_{self.count}"
-        self.nodes.append(helper.make_node(op_type, list(inputs), [output], name=output,
-                                           **attributes))
-        return output
+    step: ConvStep
+    pre_activation: str
+    weight: str
 
 
-def _forward(g: Graph, value: str, step: ConvStep) -> tuple[str, str, str]:
-    """(output, pre-activation, weight name) of one step."""
+def _forward(g: GraphBuilder, value: str, step: ConvStep,
+             bounds: tuple[str, str]) -> tuple[str, Recorded]:
+    """The output of one step, and its record."""
     weight = g.const(step.weight, "w")
     k = step.weight.shape[2]
     pre = g.op("Conv", value, weight, g.const(step.bias, "b"), kernel_shape=[k, k],
                strides=[step.stride] * 2, pads=[step.padding] * 4, group=step.groups)
-    if not step.relu6:
-        return pre, pre, weight
-    zero, six = g.const(np.array(0, np.float32), "zero"), g.const(np.array(6, np.float32), "six")
-    return g.op("Clip", pre, zero, six), pre, weight
+    out = g.op("Clip", pre, *bounds) if step.relu6 else pre
+    return out, Recorded(step, pre, weight)
 
 
-def _backward(g: Graph, grad: str, step: ConvStep, pre: str, weight: str) -> str:
+def _backward(g: GraphBuilder, grad: str, record: Recorded, bounds: tuple[str, str]) -> str:
     """The gradient at a step's input from the gradient at its output."""
+    step, pre = record.step, record.pre_activation
     if step.relu6:
-        zero, six = g.const(np.array(0, np.float32), "zero"), g.const(np.array(6, np.float32),
-                                                                      "six")
-        inside = g.op("And", g.op("Greater", pre, zero), g.op("Less", pre, six))
+        inside = g.op("And", g.op("Greater", pre, bounds[0]), g.op("Less", pre, bounds[1]))
         grad = g.op("Mul", grad, g.op("Cast", inside, to=onnx.TensorProto.FLOAT))
     k = step.weight.shape[2]
     # even input sides (multiples of 32): a stride-2 convolution halves them exactly, and its
     # transpose needs one row and column of output padding to give them back
-    return g.op("ConvTranspose", grad, weight, kernel_shape=[k, k], strides=[step.stride] * 2,
-                pads=[step.padding] * 4, group=step.groups,
+    return g.op("ConvTranspose", grad, record.weight, kernel_shape=[k, k],
+                strides=[step.stride] * 2, pads=[step.padding] * 4, group=step.groups,
                 output_padding=[step.stride - 1] * 2)
 
 
 def gradient_graph(model: torch.nn.Module) -> onnx.ModelProto:
     """pixels FP32 [H, W, 3] (0..255), layer_weights FP32 [5] -> gradient FP32 [H, W, 3] of
     the score sum_l w_l * mean(block_l ** 2), and the score."""
-    g = Graph()
+    g = GraphBuilder(NAME)
+    bounds = (g.const(np.array(0, np.float32), "zero"), g.const(np.array(6, np.float32), "six"))
+    axis = g.const(np.array([0], np.int64), "axis")
     scale = g.const((1 / (255 * STD)).reshape(1, 3, 1, 1).astype(np.float32), "scale")
     shift = g.const((MEAN / STD).reshape(1, 3, 1, 1).astype(np.float32), "shift")
-    nchw = g.op("Unsqueeze", g.op("Transpose", "pixels", perm=[2, 0, 1]),
-                g.const(np.array([0], np.int64), "axis"))
-    value = g.op("Sub", g.op("Mul", nchw, scale), shift)
+    pixels = g.input("pixels", np.float32, ["height", "width", 3])
+    layer_weights = g.input("layer_weights", np.float32, [len(BLOCKS)])
+    value = g.op("Sub", g.op("Mul", g.op("Unsqueeze", g.op("Transpose", pixels, perm=[2, 0, 1]),
+                                         axis), scale), shift)
     model_blocks = blocks(model)
-    saved: list[list[tuple[str, str, str]]] = []
-    outputs: dict[int, str] = {}
-    for index, block in enumerate(model_blocks):
+    saved: list[list[Recorded]] = []
+    outputs: list[str] = []
+    for block in model_blocks:
         start, records = value, []
         for step in block.steps:
-            value, pre, weight = _forward(g, value, step)
-            records.append((pre, weight, value))
+            value, record = _forward(g, value, step, bounds)
+            records.append(record)
         if block.residual:
             value = g.op("Add", value, start)
         saved.append(records)
-        outputs[index] = value
+        outputs.append(value)
     # the score and its gradient at each chosen block: w * 2 * a / size(a)
+    two = g.const(np.array(2, np.float32), "two")
     scores, cotangents = [], {}
     for position, index in enumerate(BLOCKS):
         activation = outputs[index]
-        weight = g.op("Gather", "layer_weights", g.const(np.array(position, np.int64), "at"),
+        weight = g.op("Gather", layer_weights, g.const(np.array(position, np.int64), "at"),
                       axis=0)
         mean_square = g.op("ReduceMean", g.op("Mul", activation, activation), keepdims=0)
         scores.append(g.op("Mul", weight, mean_square))
         size = g.op("Cast", g.op("Size", activation), to=onnx.TensorProto.FLOAT)
-        factor = g.op("Div", g.op("Mul", weight, g.const(np.array(2, np.float32), "two")), size)
-        cotangents[index] = g.op("Mul", activation, factor)
+        cotangents[index] = g.op("Mul", activation, g.op("Div", g.op("Mul", weight, two), size))
     score = scores[0]
     for other in scores[1:]:
         score = g.op("Add", score, other)
@@ -199,30 +187,16 @@ def gradient_graph(model: torch.nn.Module) -> onnx.ModelProto:
         if index in cotangents:
             grad = cotangents[index] if not grad else g.op("Add", grad, cotangents[index])
         block_grad = grad
-        for (pre, weight, _), step in reversed(list(zip(saved[index],
-                                                        model_blocks[index].steps))):
-            grad = _backward(g, grad, step, pre, weight)
+        for record in reversed(saved[index]):
+            grad = _backward(g, grad, record, bounds)
         if model_blocks[index].residual:
             grad = g.op("Add", grad, block_grad)
     grad = g.op("Mul", grad, scale)  # through the normalisation, to 0..255 pixels
-    hwc = g.op("Transpose", g.op("Squeeze", grad, g.const(np.array([0], np.int64), "axis")),
-               perm=[1, 2, 0])
-    g.nodes.append(helper.make_node("Identity", [hwc], ["gradient"], name="gradient"))
-    g.nodes.append(helper.make_node("Reshape", [score, g.const(np.array([1], np.int64), "one")],
-                                    ["score"], name="score"))
-    graph = helper.make_graph(
-        g.nodes, NAME,
-        [helper.make_tensor_value_info("pixels", onnx.TensorProto.FLOAT, ["height", "width", 3]),
-         helper.make_tensor_value_info("layer_weights", onnx.TensorProto.FLOAT, [len(BLOCKS)])],
-        [helper.make_tensor_value_info("gradient", onnx.TensorProto.FLOAT,
-                                       ["height", "width", 3]),
-         helper.make_tensor_value_info("score", onnx.TensorProto.FLOAT, [1])],
-        g.initializers)
-    result = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
-                               producer_name="striate", ir_version=MAX_IR_VERSION)
-    onnx.checker.check_model(result, full_check=True)
-    return result
-
+    g.output(g.op("Transpose", g.op("Squeeze", grad, axis), perm=[1, 2, 0]), "gradient",
+             np.float32, ["height", "width", 3])
+    g.output(g.op("Reshape", score, g.const(np.array([1], np.int64), "one")), "score",
+             np.float32, [1])
+    return g.model()
 
 
 def torch_gradient(model: torch.nn.Module, pixels: np.ndarray,

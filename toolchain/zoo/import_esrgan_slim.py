@@ -19,15 +19,14 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import helper
 from PIL import Image
 
 from contract.metadata import ModelMetadata, SuperResolution
-from contract.onnx_limits import MAX_IR_VERSION
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts
 from toolchain.packages import cache_root, npm_member, npm_tarball
-from toolchain.tfjs.layers import LayersGraph, read_layers_model, translate_layers
+from toolchain.tfjs.layers import read_layers_model, translate_layers
 from toolchain.tfjs.reference import run_tfjs
+from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo
 from toolchain.timing import run_time
 from toolchain.zoo._publish import json_text, publish, worst_difference
@@ -79,28 +78,19 @@ def pixels_graph(scale: int) -> tuple[onnx.ModelProto, int]:
     """pixels UINT8 [H, W, 3] -> upscaled_pixels UINT8 [H*scale, W*scale, 3]; and the
     network's receptive radius."""
     layers, weights = read_layers_model(model_json(scale))
-    graph = LayersGraph(weights)
-    graph.op("Cast", ["pixels"], "pixels_float", to=onnx.TensorProto.FLOAT)
-    graph.op("Transpose", ["pixels_float"], "pixels_chw", perm=[2, 0, 1])
-    graph.op("Unsqueeze", ["pixels_chw", graph.constant("axis0", np.array([0], np.int64))],
-             "pixels_nchw")
-    network_out = translate_layers(graph, layers, "pixels_nchw")
-    graph.op("Squeeze", [network_out, "axis0"], "out_chw")
-    graph.op("Transpose", ["out_chw"], "out_hwc", perm=[1, 2, 0])
-    graph.op("Clip", ["out_hwc", graph.constant("zero", np.array(0, np.float32)),
-                      graph.constant("full", np.array(255, np.float32))], "out_clipped")
-    graph.op("Round", ["out_clipped"], "out_rounded")
-    graph.op("Cast", ["out_rounded"], "upscaled_pixels", to=onnx.TensorProto.UINT8)
-    pixels = helper.make_tensor_value_info("pixels", onnx.TensorProto.UINT8,
-                                           ["height", "width", 3])
-    upscaled = helper.make_tensor_value_info("upscaled_pixels", onnx.TensorProto.UINT8,
-                                             [f"height_x{scale}", f"width_x{scale}", 3])
-    model = helper.make_model(
-        helper.make_graph(graph.nodes, f"esrgan_slim_x{scale}", [pixels], [upscaled],
-                          graph.initializers),
-        opset_imports=[helper.make_opsetid("", 17)], producer_name="striate",
-        ir_version=MAX_IR_VERSION)
-    onnx.checker.check_model(model, full_check=True)
+    g = GraphBuilder(folder_name(scale))
+    axis = g.const(np.array([0], np.int64), "axis0")
+    pixels = g.input("pixels", np.uint8, ["height", "width", 3])
+    nchw = g.op("Unsqueeze", g.op("Transpose", g.op("Cast", pixels, to=onnx.TensorProto.FLOAT),
+                                  perm=[2, 0, 1]), axis)
+    out = g.op("Transpose", g.op("Squeeze", translate_layers(g, weights, layers, nchw), axis),
+               perm=[1, 2, 0])
+    clipped = g.op("Clip", out, g.const(np.array(0, np.float32), "zero"),
+                   g.const(np.array(255, np.float32), "full"))
+    upscaled = g.op("Cast", g.op("Round", clipped), to=onnx.TensorProto.UINT8)
+    g.output(upscaled, "upscaled_pixels", np.uint8,
+             [f"height_x{scale}", f"width_x{scale}", 3])
+    model = g.model()
     return model, receptive_radius(layers)
 
 
