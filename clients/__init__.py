@@ -17,6 +17,7 @@ from .results import (
     Detection,
     Detections,
     Dreamed,
+    Game,
     Keypoint,
     ModelInfo,
     ModelList,
@@ -26,6 +27,7 @@ from .results import (
     Segmentation,
     Stylized,
     TaskInfo,
+    TaskProgress,
     TextLine,
     TextReading,
     Transcript,
@@ -36,8 +38,8 @@ from .results import (
 
 __all__ = [
     "Analogy", "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
-    "Classification", "Client", "ClientError", "Detection", "Detections", "Dreamed", "ModelInfo",
-    "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem", "Stylized",
-    "TaskInfo", "TextLine", "TextReading", "Transcript", "TranscriptSegment", "Upscaled",
-    "WordScore",
+    "Classification", "Client", "ClientError", "Detection", "Detections", "Dreamed", "Game",
+    "ModelInfo", "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem",
+    "Stylized", "TaskInfo", "TaskProgress", "TextLine", "TextReading", "Transcript",
+    "TranscriptSegment", "Upscaled", "WordScore",
 ]

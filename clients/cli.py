@@ -35,6 +35,7 @@ from .results import (
     ClientError,
     Detections,
     Dreamed,
+    Game,
     ModelList,
     Person,
     PictureAnswer,
@@ -42,6 +43,7 @@ from .results import (
     Result,
     Segmentation,
     Stylized,
+    TaskProgress,
     TextReading,
     Transcript,
     Upscaled,
@@ -110,6 +112,12 @@ def _dreamed(result: Dreamed) -> str:
     return f"{result.width}x{result.height}, dreamt of {result.layer} (score {result.score:.3f})"
 
 
+def _game(result: Game) -> str:
+    ending = "the ball was lost" if result.game_over else "stopped at the frame limit"
+    return (f"{result.game}: score {result.score} in {result.frames} frames ({ending}); "
+            f"seed {result.seed} replays it")
+
+
 def _model_list(result: ModelList) -> str:
     lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
              for t in result.tasks]
@@ -132,6 +140,7 @@ DESCRIBERS: dict[type, Callable[[Any], str]] = {
     Stylized: _stylized,
     Upscaled: _upscaled,
     Dreamed: _dreamed,
+    Game: _game,
     ModelList: _model_list,
 }
 
@@ -211,6 +220,26 @@ def _report(args: argparse.Namespace, source: Path, outcome: Result | ClientErro
     return True
 
 
+STEPPED_TASKS = ("dream",)  # one input of these shows its steps as they are taken
+
+
+class StepsBar:
+    """The progress of one long request (a dream's gradient steps), from its TaskProgress."""
+
+    def __init__(self) -> None:
+        self.bar: Progress | None = None
+
+    def show(self, report: TaskProgress) -> None:
+        if self.bar is None:
+            self.bar = Progress(report.total, f"{report.unit} ")
+        self.bar.advance(report.done - self.bar.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def run_task(args: argparse.Namespace) -> int:
     suffixes = AUDIO_SUFFIXES if args.task == "transcribe" else IMAGE_SUFFIXES
     inputs = expand_inputs(args.inputs, suffixes)
@@ -218,13 +247,20 @@ def run_task(args: argparse.Namespace) -> int:
         print(f"no input files match {' '.join(args.inputs)}", file=sys.stderr)
         return 2
     many = len(inputs) > 1
-    items = (StreamItem(str(i), args.task, path, args.model, args.version, _options(args))
-             for i, path in enumerate(inputs))
+    steps = StepsBar() if args.task in STEPPED_TASKS and not many else None
+    items = (StreamItem(str(i), args.task, path, args.model, args.version, _options(args),
+                        progress=steps is not None) for i, path in enumerate(inputs))
     progress = Progress(len(inputs))
     failures = 0
     with Client(args.server, timeout_s=args.timeout) as client:
         try:
             for key, outcome in client.stream(items):
+                if isinstance(outcome, TaskProgress):
+                    if steps is not None:
+                        steps.show(outcome)
+                    continue
+                if steps is not None:
+                    steps.close()
                 progress.clear()
                 failures += not _report(args, inputs[int(key)], outcome, many)
                 progress.advance()
@@ -259,6 +295,28 @@ def run_analogy(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_play(args: argparse.Namespace) -> int:
+    with Client(args.server, timeout_s=args.timeout) as client:
+        try:
+            result = client.play(seed=args.seed, max_frames=args.max_frames,
+                                 exploration=args.exploration,
+                                 sticky_actions=not args.no_sticky_actions,
+                                 animation=args.out is not None, model=args.model,
+                                 version=args.version)
+        except ClientError as error:
+            print(f"{args.server}: {error.code.name}: {error.message}", file=sys.stderr)
+            return 1
+    if args.out is not None:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(result.animation_gif)
+    if args.json:
+        print(json.dumps(to_jsonable(result)))
+    else:
+        print(describe(result) + (f"  -> {args.out}" if args.out is not None else ""))
+    return 0
+
+
 def run_models(args: argparse.Namespace) -> int:
     with Client(args.server, timeout_s=args.timeout) as client:
         try:
@@ -268,6 +326,13 @@ def run_models(args: argparse.Namespace) -> int:
             return 1
     print(json.dumps(to_jsonable(listing), indent=2) if args.json else describe(listing))
     return 0
+
+
+def _with_model(parser: argparse.ArgumentParser) -> None:
+    """A task's options: which model, and those of every command."""
+    parser.add_argument("--model", default="", help="model to use (default: the task's default)")
+    parser.add_argument("--version", default="", help="model version (default: the latest)")
+    _common(parser)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -283,9 +348,7 @@ def _task_parser(sub, name: str, help_text: str, what: str = "image") -> argpars
     parser = sub.add_parser(name, help=help_text, description=help_text)
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help=f"{what} file(s), folder(s) or glob pattern(s)")
-    parser.add_argument("--model", default="", help="model to use (default: the task's default)")
-    parser.add_argument("--version", default="", help="model version (default: the latest)")
-    _common(parser)
+    _with_model(parser)
     return parser
 
 
@@ -293,7 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m clients", description="Striate's task client: send images or "
         "recordings to a Striate server and show labels, boxes, masks, captions, answers, "
-        "transcripts, poses and text. Several inputs (a folder or a glob) go concurrently "
+        "transcripts, poses and text, pictures made (styles, upscaling, dreams), word "
+        "analogies and a game agent's play. Several inputs (a folder or a glob) go concurrently "
         "over one stream.")
     sub = parser.add_subparsers(dest="task", required=True, metavar="TASK")
     p = _task_parser(sub, "classify", "name what an image shows (top-k classes)")
@@ -355,9 +419,20 @@ def build_parser() -> argparse.ArgumentParser:
                        "king - man + woman; `analogy frog`: the words nearest to frog")
     p.add_argument("words", nargs="+", metavar="WORD", help="WORD [MINUS PLUS]")
     p.add_argument("--top-k", type=int, default=10, help="words to show (default: %(default)s)")
-    p.add_argument("--model", default="", help="model to use (default: the task's default)")
-    p.add_argument("--version", default="", help="model version (default: the latest)")
-    _common(p)
+    _with_model(p)
+    p = sub.add_parser("play", help="watch the game agent play Breakout in miniature",
+                       description="The served DQN plays one game of MinAtar's 10x10 "
+                       "Breakout on the server: `play --out game.gif` saves it as an animation")
+    p.add_argument("--seed", type=int, default=0, help="replay the game of this seed "
+                   "(default: a new game; the answer says its seed)")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames "
+                   "(default: the model's, 2000; at most 10000)")
+    p.add_argument("--exploration", type=float, default=0.0, help="chance of a random "
+                   "move each frame, 0..1 (default: the model's, 0)")
+    p.add_argument("--no-sticky-actions", action="store_true", help="every move happens as "
+                   "chosen (default: the last move repeats with probability 0.1, as in MinAtar)")
+    p.add_argument("--out", help="the game as an animated GIF")
+    _with_model(p)
     models = sub.add_parser("models", help="list the tasks and models the server offers",
                             description="list the tasks and models the server offers")
     _common(models)
@@ -370,4 +445,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_models(args)
     if args.task == "analogy":
         return run_analogy(args)
+    if args.task == "play":
+        return run_play(args)
     return run_task(args)

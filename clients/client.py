@@ -31,11 +31,13 @@ from .results import (
     ClientError,
     Detections,
     Dreamed,
+    Game,
     ModelList,
     Poses,
     Result,
     Segmentation,
     Stylized,
+    TaskProgress,
     TextReading,
     Transcript,
     Upscaled,
@@ -70,12 +72,14 @@ TASKS: dict[str, _TaskSpec] = {
     "stylize": _TaskSpec("Stylize", "stylize", pb.StylizeRequest, results.stylized),
     "upscale": _TaskSpec("Upscale", "upscale", pb.UpscaleRequest, results.upscaled),
     "dream": _TaskSpec("Dream", "dream", pb.DreamRequest, results.dreamed),
+    "play": _TaskSpec("Play", "play", pb.PlayRequest, results.game, payload=""),
 }
 
 
 @dataclass(frozen=True)
 class StreamItem:
-    """One request of a stream: `task` is a key of TASKS; options are the request's fields."""
+    """One request of a stream: `task` is a key of TASKS; options are the request's fields.
+    With `progress`, a dream or a game also yields TaskProgress items before its result."""
 
     id: str
     task: str
@@ -83,6 +87,7 @@ class StreamItem:
     model: str = ""
     version: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    progress: bool = False
 
 
 def read_input(data: Input) -> bytes:
@@ -106,13 +111,20 @@ def make_request(task: str, data: Input, model: str = "", version: str = "", **o
 
 def _stream_request(item: StreamItem) -> pb.TaskRequest:
     request = make_request(item.task, item.data, item.model, item.version, **item.options)
-    return pb.TaskRequest(id=item.id, **{TASKS[item.task].field: request})
+    return pb.TaskRequest(id=item.id, progress=item.progress,
+                          **{TASKS[item.task].field: request})
 
 
-def _stream_result(response: pb.TaskResponse) -> tuple[str, Result | ClientError]:
+StreamOutcome = Result | ClientError | TaskProgress
+
+
+def _stream_result(response: pb.TaskResponse) -> tuple[str, StreamOutcome]:
     kind = response.WhichOneof("result")
     if kind == "error" or kind is None:
         return response.id, ClientError.from_task_error(response.error)
+    if kind == "progress":
+        report = response.progress
+        return response.id, TaskProgress(report.done, report.total, report.unit)
     spec = next(s for s in TASKS.values() if s.field == kind)
     return response.id, spec.convert(getattr(response, kind))
 
@@ -222,6 +234,15 @@ class Client:
         return self._call("dream", image, model, version, layer=layer, octaves=octaves,
                           iterations=iterations, step=step)
 
+    def play(self, *, seed: int = 0, max_frames: int = 0, exploration: float = 0.0,
+             sticky_actions: bool = True, animation: bool = True, model: str = "",
+             version: str = "") -> Game:
+        """The game agent plays one game of Breakout in miniature; `seed` replays a game (0: a
+        new one), `animation=False` leaves the GIF out (0 and 0.0: the model's defaults)."""
+        return self._call("play", b"", model, version, seed=seed, max_frames=max_frames,
+                          exploration=exploration, no_sticky_actions=not sticky_actions,
+                          no_animation=not animation)
+
     def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
         try:
@@ -230,8 +251,9 @@ class Client:
             raise ClientError.from_rpc_error(error) from None
         return results.model_list(response)
 
-    def stream(self, items: Iterable[StreamItem]) -> Iterator[tuple[str, Result | ClientError]]:
-        """Send many requests over one stream; yields (id, result or error) as each finishes."""
+    def stream(self, items: Iterable[StreamItem]) -> Iterator[tuple[str, StreamOutcome]]:
+        """Send many requests over one stream; yields (id, result or error) as each finishes,
+        and (id, TaskProgress) before it for items that ask for progress."""
         requests = (_stream_request(item) for item in items)
         try:
             for response in self._stub.Stream(requests):
@@ -343,6 +365,15 @@ class AsyncClient:
         return await self._call("dream", image, model, version, layer=layer, octaves=octaves,
                                 iterations=iterations, step=step)
 
+    async def play(self, *, seed: int = 0, max_frames: int = 0, exploration: float = 0.0,
+                   sticky_actions: bool = True, animation: bool = True, model: str = "",
+                   version: str = "") -> Game:
+        """The game agent plays one game of Breakout in miniature; `seed` replays a game (0: a
+        new one), `animation=False` leaves the GIF out (0 and 0.0: the model's defaults)."""
+        return await self._call("play", b"", model, version, seed=seed, max_frames=max_frames,
+                                exploration=exploration, no_sticky_actions=not sticky_actions,
+                                no_animation=not animation)
+
     async def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
         try:
@@ -352,8 +383,9 @@ class AsyncClient:
         return results.model_list(response)
 
     async def stream(self, items: Iterable[StreamItem] | AsyncIterable[StreamItem]
-                     ) -> AsyncIterator[tuple[str, Result | ClientError]]:
-        """Send many requests over one stream; yields (id, result or error) as each finishes."""
+                     ) -> AsyncIterator[tuple[str, StreamOutcome]]:
+        """Send many requests over one stream; yields (id, result or error) as each finishes,
+        and (id, TaskProgress) before it for items that ask for progress."""
 
         async def requests() -> AsyncIterator[pb.TaskRequest]:
             if isinstance(items, AsyncIterable):

@@ -4,8 +4,8 @@
 
 For each `samples/<model>/expected.json` whose model the server serves, every sample goes
 over one stream; the results are checked against expected.json, drawn (boxes, masks, labels,
-captions and answers on the image; transcripts as text) under `--out/<model>/`, and summed
-up in `--out/report.md` and on the terminal.
+captions and answers on the image; transcripts as text; games as GIFs) under `--out/<model>/`,
+and summed up in `--out/report.md` and on the terminal.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from PIL import Image
 
 from .client import DEFAULT_SERVER, Client
 from .progress import Progress
@@ -33,10 +35,12 @@ from .results import (
     Classification,
     ClientError,
     Detections,
+    Game,
     PictureAnswer,
     Poses,
     Result,
     Segmentation,
+    TaskProgress,
     TextReading,
     Transcript,
 )
@@ -52,36 +56,45 @@ class Row:
     rendered: Path | None
 
 
+def drawn(case: SampleCase, result: Result) -> Image.Image:
+    """The sample with the result drawn on it (or the answer, for a task that answers a
+    picture)."""
+    if isinstance(result, Transcript):
+        return draw_transcript(case.path, result)
+    if isinstance(result, Detections):
+        return draw_detections(case.path, result)
+    if isinstance(result, Segmentation):
+        return overlay_segmentation(case.path, result)
+    if isinstance(result, Poses):
+        return draw_poses(case.path, result)
+    if isinstance(result, TextReading):
+        return draw_text_lines(case.path, result)
+    if isinstance(result, Classification):
+        return with_text(case.path, [f"{c.label} {c.score:.2f}" for c in result.classes[:3]])
+    if isinstance(result, Caption):
+        return with_text(case.path, [result.text])
+    if isinstance(result, Answers):
+        answers = ", ".join(f"{a.text} {a.score:.2f}" for a in result.answers[:3])
+        return with_text(case.path, [f"Q: {case.options['question']}", f"A: {answers}"])
+    if isinstance(result, PictureAnswer):
+        return result.image()
+    raise TypeError(f"cannot draw {type(result).__name__}")
+
+
 def render(case: SampleCase, result: Result, folder: Path, index: int) -> Path:
-    """Write the drawn result of one sample; returns the file written."""
+    """Write the drawn result of one sample (a game: its GIF); returns the file written."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{case.path.stem}_{index}" if case.options.get("question") else case.path.stem
+    if isinstance(result, Game):
+        path = folder / f"{stem}.gif"
+        path.write_bytes(result.animation_gif)
+        return path
     if isinstance(result, Transcript):
         lines = [result.text, ""] + [f"[{s.start_s:6.2f} - {s.end_s:6.2f}] {s.text}"
                                       for s in result.segments]
         (folder / f"{stem}.txt").write_text("\n".join(lines) + "\n")
-        image = draw_transcript(case.path, result)
-    elif isinstance(result, Detections):
-        image = draw_detections(case.path, result)
-    elif isinstance(result, Segmentation):
-        image = overlay_segmentation(case.path, result)
-    elif isinstance(result, Poses):
-        image = draw_poses(case.path, result)
-    elif isinstance(result, TextReading):
-        image = draw_text_lines(case.path, result)
-    elif isinstance(result, Classification):
-        image = with_text(case.path, [f"{c.label} {c.score:.2f}" for c in result.classes[:3]])
-    elif isinstance(result, Caption):
-        image = with_text(case.path, [result.text])
-    elif isinstance(result, Answers):
-        answers = ", ".join(f"{a.text} {a.score:.2f}" for a in result.answers[:3])
-        image = with_text(case.path, [f"Q: {case.options['question']}", f"A: {answers}"])
-    elif isinstance(result, PictureAnswer):
-        image = result.image()
-    else:
-        raise TypeError(f"cannot draw {type(result).__name__}")
     path = folder / f"{stem}.png"
-    save_png(image, path)
+    save_png(drawn(case, result), path)
     return path
 
 
@@ -91,6 +104,8 @@ def run(client: Client, cases: list[SampleCase], out: Path) -> list[Row]:
     progress = Progress(len(cases), "samples ")
     items = (case.stream_item(str(i)) for i, case in enumerate(cases))
     for key, outcome in client.stream(items):
+        if isinstance(outcome, TaskProgress):  # not asked for; a newer server may send it
+            continue
         index = int(key)
         case = cases[index]
         if isinstance(outcome, ClientError):

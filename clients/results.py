@@ -239,6 +239,30 @@ class Dreamed(PictureAnswer):
 
 
 @dataclass(frozen=True)
+class Game:
+    """One game the agent played; `animation_gif` shows it (empty when not asked for)."""
+
+    model: str
+    game: str
+    seed: int  # send it again to replay this game
+    score: int
+    frames: int
+    game_over: bool  # the ball was lost (False: stopped at max_frames)
+    actions: str  # one letter a frame: s (stay), l (left), r (right)
+    animation_gif: bytes
+
+
+@dataclass(frozen=True)
+class TaskProgress:
+    """How far a streamed request that asked for progress (dream, play) has got; its result
+    comes after."""
+
+    done: int
+    total: int
+    unit: str  # "gradient steps", "frames"
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     name: str
     version: str
@@ -261,14 +285,14 @@ class ModelList:
 
 
 Result = (Classification | Detections | Segmentation | Caption | Answers | Transcript | Poses
-          | TextReading | Analogy | Stylized | Upscaled | Dreamed)
+          | TextReading | Analogy | Stylized | Upscaled | Dreamed | Game)
 
 
 def to_jsonable(result: Result | ModelList) -> dict:
-    """A result as plain data for --json (the class map PNG left out)."""
+    """A result as plain data for --json (pictures and animations left out)."""
     data = asdict(result)
-    data.pop("class_map_png", None)
-    data.pop("image_png", None)
+    for picture in ("class_map_png", "image_png", "animation_gif"):
+        data.pop(picture, None)
     return data
 
 
@@ -339,6 +363,16 @@ def upscaled(response: pb.UpscaleResponse) -> Upscaled:
 def dreamed(response: pb.DreamResponse) -> Dreamed:
     return Dreamed(response.model.name, response.image_png, response.width, response.height,
                    response.layer, list(response.layers), response.score)
+
+
+ACTION_LETTERS = "slr"  # stay, left, right: PlayResponse.actions' 0, 1, 2
+
+
+def game(response: pb.PlayResponse) -> Game:
+    actions = "".join(ACTION_LETTERS[a] if a < len(ACTION_LETTERS) else "?"
+                      for a in response.actions)
+    return Game(response.model.name, response.game, response.seed, response.score,
+                response.frames, response.game_over, actions, response.animation_gif)
 
 
 def model_list(response: pb.ListModelsResponse) -> ModelList:

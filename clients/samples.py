@@ -12,7 +12,9 @@ Two layouts of expected.json are read:
 - `{"model", "task", "images": {file: {...}}}` with, for detection, the `boxes` found (IoU at
   least `box_iou_at_least`, and the same class where `labels` are given), for segmentation,
   `<label>_share_range` per class, for upscaling, the answer's `size` and how close it comes
-  to the photo when shrunk back (`mean_abs_diff_shrunk_at_most`, grey levels).
+  to the photo when shrunk back (`mean_abs_diff_shrunk_at_most`, grey levels);
+- `{"model", "task": "play", "games": [{"seed", "score_at_least", ...}]}`: games the agent
+  plays from a seed (no input file), each to score at least `score_at_least`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .results import (
     ClientError,
     Detections,
     Dreamed,
+    Game,
     Poses,
     Result,
     Segmentation,
@@ -46,7 +49,7 @@ from .results import (
 
 CLIENT_TASK = {"classification": "classify", "detection": "detect", "segmentation": "segment",
                "captioning": "caption", "vqa": "ask", "speech": "transcribe", "pose": "pose",
-               "ocr": "read", "upscale": "upscale", "dream": "dream"}
+               "ocr": "read", "upscale": "upscale", "dream": "dream", "play": "play"}
 DEFAULT_MAX_WORD_ERROR_RATE = 0.25
 DEFAULT_MIN_CHARACTER_ACCURACY = 0.9  # text reading, words in any order
 SAME_READING = 0.98  # text reading: share of the import's reading the server must repeat
@@ -92,6 +95,9 @@ def load_cases(folder: Path) -> list[SampleCase]:
             options["score_threshold"] = document["score_threshold"]
         entry = {**entry, "box_iou_at_least": document.get("box_iou_at_least", 0.5)}
         cases.append(SampleCase(model, task, Path(folder) / file, entry, options))
+    for entry in document.get("games", []):  # no file: the seed is the input
+        cases.append(SampleCase(model, task, Path(folder) / f"seed_{entry['seed']}", entry,
+                                {"seed": entry["seed"]}))
     return cases
 
 
@@ -226,11 +232,17 @@ def _check_dreamed(case: SampleCase, result: Dreamed) -> tuple[bool, str]:
     return changed >= least, f"changed by {changed:.2f} grey levels (at least {least})"
 
 
+def _check_game(case: SampleCase, result: Game) -> tuple[bool, str]:
+    least = case.expected["score_at_least"]
+    return result.score >= least, f"score {result.score} in {result.frames} frames (at least " \
+        f"{least})"
+
+
 CHECKS: dict[type, Callable[[SampleCase, Any], tuple[bool, str]]] = {
     Classification: _check_label, Answers: _check_label, Caption: _check_caption,
     Transcript: _check_transcript, TextReading: _check_text, Detections: _check_detection,
     Poses: _check_pose, Segmentation: _check_segmentation, Upscaled: _check_upscaled,
-    Dreamed: _check_dreamed,
+    Dreamed: _check_dreamed, Game: _check_game,
 }
 
 

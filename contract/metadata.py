@@ -365,6 +365,21 @@ class Dreaming:
                         minimum=0.0)
 
 
+@dataclass(frozen=True)
+class GameAgent:
+    """Play: the graph takes boards `[N, 4, 10, 10]` (contract.breakout's observation) and
+    returns each action's value `[N, 3]`; the server plays the game, picking the best action
+    each frame."""
+
+    title: ClassVar[str] = "game agent"
+    game: str = param("minatar_breakout", "the game the agent was trained on",
+                      choices=("minatar_breakout",))
+    max_frames: int = param(2000, "default length limit of one game, in frames", minimum=1,
+                            maximum=100_000)
+    exploration: float = param(0.0, "default chance of a random action each frame (0: always "
+                                    "the best)", minimum=0.0, maximum=1.0)
+
+
 def _needs_recognizer(metadata: ModelMetadata) -> None:
     if not metadata.section(TextReading).recognizer:
         raise MetadataError("recognizer", "is missing: a text reading model names its "
@@ -422,6 +437,7 @@ register_task("analogy", WordVectors)
 register_task("stylize", StyleTransfer)
 register_task("upscale", SuperResolution)
 register_task("dream", Dreaming)
+register_task("play", GameAgent)
 register_task("component", TextDecoder, ComponentFiles)
 register_task("")
 

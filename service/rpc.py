@@ -21,6 +21,7 @@ import inspect
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import grpc
@@ -188,13 +189,38 @@ STREAM_WINDOW = 64
 """Requests of one stream in flight at once; the stream reads no further until one finishes."""
 
 
+Note = Callable[[Any], None]
+"""Sends a message on the stream before the request's answer (progress); takes no slot."""
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    message: Any
+    is_answer: bool  # a request's answer frees its slot once sent; a note does not
+
+
+async def _serve_one(request: Request, serve: Callable[[Request, Note], Awaitable[Response]],
+                     answer_error: Callable[[Request, Exception], Response],
+                     outgoing: asyncio.Queue[Any]) -> None:
+    def note(message: Any) -> None:
+        outgoing.put_nowait(_Outgoing(message, is_answer=False))
+
+    try:
+        answer = await serve(request, note)
+    except Exception as exc:  # noqa: BLE001 - one failed item must not end the stream
+        answer = answer_error(request, exc)
+    await outgoing.put(_Outgoing(answer, is_answer=True))
+
+
 async def bounded_stream(
     requests: AsyncIterator[Request],
-    serve: Callable[[Request], Awaitable[Response]],
+    serve: Callable[[Request, Note], Awaitable[Response]],
     answer_error: Callable[[Request, Exception], Response],
     window: int = STREAM_WINDOW,
 ) -> AsyncIterator[Response]:
     """Serve each request as it arrives, at most `window` at once; yield answers as they finish.
+
+    `serve(request, note)` may call `note(message)` to send messages ahead of its answer.
 
     A request whose `serve` raises is answered with `answer_error(request, exc)` (build it
     with `status_of`) and the stream goes on. A slot is freed only when its answer has been
@@ -207,18 +233,11 @@ async def bounded_stream(
     slots = asyncio.Semaphore(window)
     running: set[asyncio.Task] = set()
 
-    async def serve_one(request: Request) -> None:
-        try:
-            answer = await serve(request)
-        except Exception as exc:  # noqa: BLE001 - one failed item must not end the stream
-            answer = answer_error(request, exc)
-        await done.put(answer)  # its slot is released once the answer has been sent
-
     async def read() -> None:
         try:
             async for request in requests:
                 await slots.acquire()
-                task = asyncio.create_task(serve_one(request))
+                task = asyncio.create_task(_serve_one(request, serve, answer_error, done))
                 running.add(task)
                 task.add_done_callback(running.discard)
             if running:
@@ -232,8 +251,9 @@ async def bounded_stream(
         while (item := await done.get()) is not _END:
             if isinstance(item, Exception):
                 raise item
-            yield item
-            slots.release()
+            yield item.message
+            if item.is_answer:
+                slots.release()
     finally:
         reader.cancel()
         for task in list(running):

@@ -450,6 +450,44 @@ class DreamResponse(_message.Message):
     score: float
     def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., image_png: _Optional[bytes] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., layer: _Optional[str] = ..., layers: _Optional[_Iterable[str]] = ..., score: _Optional[float] = ...) -> None: ...
 
+class PlayRequest(_message.Message):
+    __slots__ = ("model", "version", "seed", "max_frames", "exploration", "no_sticky_actions", "no_animation")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    MAX_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    EXPLORATION_FIELD_NUMBER: _ClassVar[int]
+    NO_STICKY_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    NO_ANIMATION_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: str
+    seed: int
+    max_frames: int
+    exploration: float
+    no_sticky_actions: bool
+    no_animation: bool
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., seed: _Optional[int] = ..., max_frames: _Optional[int] = ..., exploration: _Optional[float] = ..., no_sticky_actions: _Optional[bool] = ..., no_animation: _Optional[bool] = ...) -> None: ...
+
+class PlayResponse(_message.Message):
+    __slots__ = ("model", "game", "seed", "score", "frames", "game_over", "actions", "animation_gif")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    GAME_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    FRAMES_FIELD_NUMBER: _ClassVar[int]
+    GAME_OVER_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    ANIMATION_GIF_FIELD_NUMBER: _ClassVar[int]
+    model: ModelRef
+    game: str
+    seed: int
+    score: int
+    frames: int
+    game_over: bool
+    actions: bytes
+    animation_gif: bytes
+    def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., game: _Optional[str] = ..., seed: _Optional[int] = ..., score: _Optional[int] = ..., frames: _Optional[int] = ..., game_over: _Optional[bool] = ..., actions: _Optional[bytes] = ..., animation_gif: _Optional[bytes] = ...) -> None: ...
+
 class ListModelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -487,7 +525,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskSummary, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelSummary, _Mapping]]] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text", "analogy", "stylize", "upscale", "dream")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text", "analogy", "stylize", "upscale", "dream", "play", "progress")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -501,6 +539,8 @@ class TaskRequest(_message.Message):
     STYLIZE_FIELD_NUMBER: _ClassVar[int]
     UPSCALE_FIELD_NUMBER: _ClassVar[int]
     DREAM_FIELD_NUMBER: _ClassVar[int]
+    PLAY_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyRequest
     detect: DetectRequest
@@ -514,7 +554,9 @@ class TaskRequest(_message.Message):
     stylize: StylizeRequest
     upscale: UpscaleRequest
     dream: DreamRequest
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyRequest, _Mapping]] = ..., stylize: _Optional[_Union[StylizeRequest, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleRequest, _Mapping]] = ..., dream: _Optional[_Union[DreamRequest, _Mapping]] = ...) -> None: ...
+    play: PlayRequest
+    progress: bool
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyRequest, _Mapping]] = ..., stylize: _Optional[_Union[StylizeRequest, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleRequest, _Mapping]] = ..., dream: _Optional[_Union[DreamRequest, _Mapping]] = ..., play: _Optional[_Union[PlayRequest, _Mapping]] = ..., progress: _Optional[bool] = ...) -> None: ...
 
 class TaskError(_message.Message):
     __slots__ = ("code", "message")
@@ -524,8 +566,18 @@ class TaskError(_message.Message):
     message: str
     def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
+class TaskProgress(_message.Message):
+    __slots__ = ("done", "total", "unit")
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    done: int
+    total: int
+    unit: str
+    def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., unit: _Optional[str] = ...) -> None: ...
+
 class TaskResponse(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text", "analogy", "stylize", "upscale", "dream")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text", "analogy", "stylize", "upscale", "dream", "play", "progress")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -540,6 +592,8 @@ class TaskResponse(_message.Message):
     STYLIZE_FIELD_NUMBER: _ClassVar[int]
     UPSCALE_FIELD_NUMBER: _ClassVar[int]
     DREAM_FIELD_NUMBER: _ClassVar[int]
+    PLAY_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyResponse
     detect: DetectResponse
@@ -554,4 +608,6 @@ class TaskResponse(_message.Message):
     stylize: StylizeResponse
     upscale: UpscaleResponse
     dream: DreamResponse
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyResponse, _Mapping]] = ..., stylize: _Optional[_Union[StylizeResponse, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleResponse, _Mapping]] = ..., dream: _Optional[_Union[DreamResponse, _Mapping]] = ...) -> None: ...
+    play: PlayResponse
+    progress: TaskProgress
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyResponse, _Mapping]] = ..., stylize: _Optional[_Union[StylizeResponse, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleResponse, _Mapping]] = ..., dream: _Optional[_Union[DreamResponse, _Mapping]] = ..., play: _Optional[_Union[PlayResponse, _Mapping]] = ..., progress: _Optional[_Union[TaskProgress, _Mapping]] = ...) -> None: ...

@@ -94,6 +94,11 @@ class TaskServiceStub:
                 request_serializer=striate__tasks__pb2.DreamRequest.SerializeToString,
                 response_deserializer=striate__tasks__pb2.DreamResponse.FromString,
                 _registered_method=True)
+        self.Play = channel.unary_unary(
+                '/striate.tasks.v1.TaskService/Play',
+                request_serializer=striate__tasks__pb2.PlayRequest.SerializeToString,
+                response_deserializer=striate__tasks__pb2.PlayResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/striate.tasks.v1.TaskService/ListModels',
                 request_serializer=striate__tasks__pb2.ListModelsRequest.SerializeToString,
@@ -181,6 +186,12 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Play(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -258,6 +269,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.Dream,
                     request_deserializer=striate__tasks__pb2.DreamRequest.FromString,
                     response_serializer=striate__tasks__pb2.DreamResponse.SerializeToString,
+            ),
+            'Play': grpc.unary_unary_rpc_method_handler(
+                    servicer.Play,
+                    request_deserializer=striate__tasks__pb2.PlayRequest.FromString,
+                    response_serializer=striate__tasks__pb2.PlayResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -594,6 +610,33 @@ class TaskService:
             '/striate.tasks.v1.TaskService/Dream',
             striate__tasks__pb2.DreamRequest.SerializeToString,
             striate__tasks__pb2.DreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Play(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/striate.tasks.v1.TaskService/Play',
+            striate__tasks__pb2.PlayRequest.SerializeToString,
+            striate__tasks__pb2.PlayResponse.FromString,
             options,
             channel_credentials,
             insecure,

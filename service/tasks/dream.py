@@ -12,6 +12,7 @@ the same). Sides are rounded to the graph's `size_multiple`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..repository import LoadedModel
 from .imaging import decode_photo
 from .limits import TaskLimits
 from .models import default_model, infer_one, model_file, read_lines, resolve_model
+from .progress import Progress, no_progress
 
 TASK = "dream"
 OCTAVE_SCALE = 1.4
@@ -102,9 +104,10 @@ def octave_sizes(width: int, height: int, octaves: int, multiple: int) -> list[t
 
 async def _climb(core: InferenceCore, model: LoadedModel, image: np.ndarray,
                  weights: np.ndarray, iterations: int, step: float,
-                 rng: np.random.Generator) -> tuple[np.ndarray, float]:
+                 rng: np.random.Generator, stepped: Callable[[int], None]
+                 ) -> tuple[np.ndarray, float]:
     score = 0.0
-    for _ in range(iterations):
+    for iteration in range(iterations):
         dy, dx = (int(v) for v in rng.integers(-JITTER, JITTER + 1, 2))
         shifted = np.roll(image, (dy, dx), axis=(0, 1))
         result = await infer_one(core, model, {"pixels": np.ascontiguousarray(shifted),
@@ -112,12 +115,14 @@ async def _climb(core: InferenceCore, model: LoadedModel, image: np.ndarray,
         gradient = np.roll(np.asarray(result["gradient"], np.float32), (-dy, -dx), axis=(0, 1))
         score = float(np.asarray(result["score"]).reshape(-1)[0])
         image = np.clip(image + step * gradient / (np.abs(gradient).mean() + 1e-12), 0, 255)
+        stepped(iteration + 1)
     return image, score
 
 
 async def dream(core: InferenceCore, model: LoadedModel, image: bytes, options: DreamOptions,
-                limits: TaskLimits) -> Dreamed:
-    """The photo dreamt over, as PNG (its longer side at most the model's max_side)."""
+                limits: TaskLimits, progress: Progress = no_progress) -> Dreamed:
+    """The photo dreamt over, as PNG (its longer side at most the model's max_side); `progress`
+    hears of every gradient step."""
     section, names = model.metadata.section(Dreaming), layers_of(model)
     layer, octaves, iterations, step = _settings(model, names, options)
     photo = await decode_photo(image, "image", limits)
@@ -132,10 +137,14 @@ async def dream(core: InferenceCore, model: LoadedModel, image: bytes, options: 
     sizes = octave_sizes(photo.width, photo.height, octaves, section.size_multiple)
     detail = np.zeros((sizes[0][1], sizes[0][0], 3), np.float32)
     score = 0.0
-    for size in sizes:
+    total = len(sizes) * iterations
+    for octave, size in enumerate(sizes):
         base = _resized(original, size)
+
+        def stepped(done: int, before: int = octave * iterations) -> None:
+            progress(before + done, total)
         dreamt, score = await _climb(core, model, base + _resized(detail, size), weights,
-                                     iterations, step, rng)
+                                     iterations, step, rng, stepped)
         detail = dreamt - base
     result = np.clip(_resized(base + detail, photo.size), 0, 255).round().astype(np.uint8)
     png = await asyncio.to_thread(encode_png, result)

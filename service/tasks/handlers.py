@@ -22,20 +22,26 @@ from .dream import DreamOptions, dream, dream_model
 from .limits import TaskLimits
 from .models import TASKS, default_model, resolve_model, task_of
 from .ocr import read_text
+from .play import PlayOptions, play, play_model
 from .pose import estimate_pose
+from .progress import Progress, no_progress
 from .segment import segment
 from .speech import speech_model, transcribe
 from .stylize import stylize
 from .upscale import upscale, upscale_model
 from .vqa import answer_question
 
-Handler = Callable[[Any], Awaitable[Any]]  # a task's request message -> its response message
+Handler = Callable[..., Awaitable[Any]]  # a task's request message (and for REPORTS_PROGRESS,
+# a Progress report) -> its response message
+
+REPORTS_PROGRESS = {"dream": "gradient steps", "play": "frames"}
+"""The tasks whose handlers take a `progress` report, and what they count."""
 
 TASK_OF_KIND: dict[str, str] = {
     "classify": "classification", "detect": "detection", "segment": "segmentation",
     "caption": "captioning", "answer_question": "vqa", "transcribe": "speech",
     "read_text": "ocr", "estimate_pose": "pose", "analogy": "analogy",
-    "stylize": "stylize", "upscale": "upscale", "dream": "dream",
+    "stylize": "stylize", "upscale": "upscale", "dream": "dream", "play": "play",
 }
 """TaskRequest's `request` oneof names (the HTTP routes too) -> the model-folder task served."""
 
@@ -64,7 +70,8 @@ class TaskHandlers:
                 "caption": self.caption, "answer_question": self.answer_question,
                 "transcribe": self.transcribe, "read_text": self.read_text,
                 "estimate_pose": self.estimate_pose, "analogy": self.analogy,
-                "stylize": self.stylize, "upscale": self.upscale, "dream": self.dream}
+                "stylize": self.stylize, "upscale": self.upscale, "dream": self.dream,
+                "play": self.play}
 
     async def classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
         model = self._model("classify", request)
@@ -169,13 +176,25 @@ class TaskHandlers:
         return pb.UpscaleResponse(model=_model_ref(model), image_png=result.png,
                                   width=result.width, height=result.height, scale=result.scale)
 
-    async def dream(self, request: pb.DreamRequest) -> pb.DreamResponse:
+    async def dream(self, request: pb.DreamRequest,
+                    progress: Progress = no_progress) -> pb.DreamResponse:
         model = dream_model(self.core, request.model, request.version)
         options = DreamOptions(request.layer, request.octaves, request.iterations, request.step)
-        result = await dream(self.core, model, request.image, options, self.limits)
+        result = await dream(self.core, model, request.image, options, self.limits, progress)
         return pb.DreamResponse(model=_model_ref(model), image_png=result.png, width=result.width,
                                 height=result.height, layer=result.layer, layers=result.layers,
                                 score=result.score)
+
+    async def play(self, request: pb.PlayRequest,
+                   progress: Progress = no_progress) -> pb.PlayResponse:
+        model = play_model(self.core, request.model, request.version)
+        options = PlayOptions(request.seed, request.max_frames, request.exploration,
+                              sticky_actions=not request.no_sticky_actions,
+                              animation=not request.no_animation)
+        game = await play(self.core, model, options, progress)
+        return pb.PlayResponse(model=_model_ref(model), game=game.game, seed=game.seed,
+                               score=game.score, frames=game.frames, game_over=game.over,
+                               actions=game.actions, animation_gif=game.gif)
 
     def list_models(self) -> pb.ListModelsResponse:
         models = self.core.models()

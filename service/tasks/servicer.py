@@ -20,8 +20,8 @@ from contract.protocol import striate_tasks_pb2_grpc as pb_grpc
 
 from ..core import InferenceCore
 from ..errors import DeadlineExceeded, InvalidInput
-from ..rpc import bounded_stream, status_of
-from .handlers import TASK_OF_KIND, TaskHandlers
+from ..rpc import Note, bounded_stream, status_of
+from .handlers import REPORTS_PROGRESS, TASK_OF_KIND, TaskHandlers
 from .limits import TaskLimits
 
 log = logging.getLogger(__name__)
@@ -48,13 +48,21 @@ class TaskServicer(pb_grpc.TaskServiceServicer):
             return self.handlers.list_models()
         return await self._unary(work, context)
 
-    async def _stream_one(self, request: pb.TaskRequest) -> pb.TaskResponse:
+    async def _stream_one(self, request: pb.TaskRequest, note: Note) -> pb.TaskResponse:
         handlers = self.handlers.by_kind()
         kind = request.WhichOneof("request")
         if kind is None:
             raise InvalidInput("the stream request carries no task; set one of "
                                + ", ".join(handlers))
-        result = await handlers[kind](getattr(request, kind))
+        if request.progress and kind in REPORTS_PROGRESS:
+            unit = REPORTS_PROGRESS[kind]
+
+            def report(done: int, total: int) -> None:
+                note(pb.TaskResponse(id=request.id, progress=pb.TaskProgress(
+                    done=done, total=total, unit=unit)))
+            result = await handlers[kind](getattr(request, kind), report)
+        else:
+            result = await handlers[kind](getattr(request, kind))
         return pb.TaskResponse(id=request.id, **{kind: result})
 
     async def Stream(self, request_iterator: AsyncIterator[pb.TaskRequest],  # noqa: N802

@@ -48,7 +48,8 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
         """Requests run concurrently (those of one sequence in order); responses come back as
         they finish, with their ids. A failed request answers with error_message and the
         stream goes on."""
-        async for response in bounded_stream(request_iterator, self._stream_one,
+        async for response in bounded_stream(request_iterator,
+                                             lambda request, _note: self._stream_one(request),
                                              _stream_error):
             yield response
 

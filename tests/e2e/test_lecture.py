@@ -1,6 +1,7 @@
 """The lecture's other demos against one real server over the real imported models: word
 analogies (glove_6b_50d), painting styles (style_transfer_26, style_transfer_arbitrary),
-super-resolution (esrgan_slim_x2, esrgan_slim_x4) and DeepDream (deepdream_mobilenet_v2)."""
+super-resolution (esrgan_slim_x2, esrgan_slim_x4), DeepDream (deepdream_mobilenet_v2) and the
+game agent (dqn_breakout)."""
 
 from __future__ import annotations
 
@@ -26,16 +27,19 @@ from clients import (
     Client,
     ClientError,
     Dreamed,
+    Game,
     StreamItem,
     Stylized,
+    TaskProgress,
     Upscaled,
 )
+from contract.breakout import seeded_game
 from tests.e2e import media
 from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "exported_models"
-MODELS = ("glove_6b_50d", "style_transfer_26", "esrgan_slim_x2", "esrgan_slim_x4")
+MODELS = ("glove_6b_50d", "style_transfer_26", "esrgan_slim_x2", "esrgan_slim_x4", "dqn_breakout")
 PAINTING_MODELS = ("style_transfer_arbitrary", "style_predictor")  # make style-model
 DREAM_MODEL = "deepdream_mobilenet_v2"  # make dream-model
 SAMPLES = ZOO / "samples" / "style_transfer_26"
@@ -420,3 +424,119 @@ def test_dream_over_the_stream_async_http_and_cli(server, dream_client, tmp_path
     stdout = run_cli(server, "dream", str(DREAM_PHOTO), "--iterations", "3", "--out", str(out))
     assert "384x256, dreamt of block_10" in stdout
     assert np.array_equal(pixels(out.read_bytes()), pixels(outcomes["a"].image_png))
+
+
+# --- the game agent ---
+
+
+def replayed_score(result: Game, sticky_actions: bool = True) -> tuple[int, int, bool]:
+    """The game of the answer's seed, played here with the answer's actions: score, frames and
+    whether the ball was lost."""
+    game, _ = seeded_game(result.seed, sticky_actions)
+    score = 0
+    for letter in result.actions:
+        score += game.step("slr".index(letter))[0]
+    return score, len(result.actions), game.over
+
+
+def test_the_agent_plays_far_better_than_chance(client):
+    agent = [client.play(seed=seed, animation=False) for seed in range(1, 11)]
+    chance = [client.play(seed=seed, exploration=1.0, animation=False) for seed in range(1, 11)]
+    assert all(game.model == "dqn_breakout" and game.game == "minatar_breakout"
+               for game in agent)
+    agent_mean = np.mean([game.score for game in agent])
+    chance_mean = np.mean([game.score for game in chance])
+    assert agent_mean >= 5 and agent_mean > 4 * chance_mean, (agent_mean, chance_mean)
+
+
+@pytest.mark.parametrize("sticky", [True, False])
+def test_a_seed_replays_its_game_and_the_actions_account_for_the_score(client, sticky):
+    result = client.play(seed=4242, sticky_actions=sticky, max_frames=600)
+    assert client.play(seed=4242, sticky_actions=sticky, max_frames=600) == result
+    assert replayed_score(result, sticky) == (result.score, result.frames, result.game_over)
+    assert result.game_over or result.frames == 600
+    animation = Image.open(io.BytesIO(result.animation_gif))
+    assert animation.format == "GIF" and animation.n_frames == result.frames + 1
+
+
+def test_a_fresh_game_says_its_seed_and_exploration_changes_the_play(client):
+    first, second = client.play(animation=False), client.play(animation=False)
+    assert first.seed != second.seed and first.seed > 0
+    assert client.play(seed=first.seed, animation=False) == first
+    explored = client.play(seed=first.seed, exploration=0.5, animation=False)
+    assert explored.actions != first.actions
+    assert replayed_score(explored)[0] == explored.score
+    assert first.animation_gif == b""
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"max_frames": 20_000}, "max_frames must be 1 to 10,000"),
+    ({"max_frames": -5}, "max_frames must be 1 to 10,000"),
+    ({"exploration": 1.5}, "exploration is a chance, 0 to 1"),
+    ({"model": "glove_6b_50d"}, "glove_6b_50d"),
+    ({"model": "no_such_agent"}, "no_such_agent"),
+])
+def test_bad_play_requests_are_answered_and_the_server_goes_on(client, options, words):
+    with pytest.raises(ClientError) as caught:
+        client.play(**options)
+    expected = grpc.StatusCode.NOT_FOUND if "no_such" in words else \
+        grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.code == expected
+    assert words in caught.value.message
+    assert client.play(seed=3, max_frames=5, animation=False).frames == 5
+
+
+def test_play_over_the_stream_async_http_and_cli(server, client, tmp_path):
+    items = [StreamItem("a", "play", b"", options={"seed": 77, "no_animation": True}),
+             StreamItem("b", "play", b"", options={"exploration": 2.0})]
+    outcomes = dict(client.stream(items))
+    assert isinstance(outcomes["a"], Game) and outcomes["a"].seed == 77
+    assert isinstance(outcomes["b"], ClientError) and "exploration" in outcomes["b"].message
+
+    async def play_async() -> Game:
+        async with AsyncClient(server.grpc_url) as async_client:
+            return await async_client.play(seed=77, animation=False)
+    assert asyncio.run(play_async()) == outcomes["a"]
+
+    status, body = _http(server, "/tasks/play?seed=77&no_animation=true")
+    assert status == 200 and body["seed"] == 77
+    assert body.get("score", 0) == outcomes["a"].score and body["frames"] == outcomes["a"].frames
+    status, body = _http(server, "/tasks/play?max_frames=99999")
+    assert status == 400 and "max_frames" in body["error"]
+
+    out = tmp_path / "game.gif"
+    stdout = run_cli(server, "play", "--seed", "77", "--out", str(out))
+    assert f"score {outcomes['a'].score} in {outcomes['a'].frames} frames" in stdout
+    assert "seed 77 replays it" in stdout
+    assert Image.open(out).n_frames == outcomes["a"].frames + 1
+
+
+# --- progress on the Stream RPC ---
+
+
+def test_a_streamed_dream_reports_every_gradient_step_then_answers(dream_client):
+    items = [StreamItem("d", "dream", DREAM_PHOTO, options={"octaves": 2, "iterations": 3},
+                        progress=True),
+             StreamItem("c", "classify", DREAM_PHOTO, model="", progress=True)]
+    outcomes = list(dream_client.stream(items))
+    dream = [outcome for key, outcome in outcomes if key == "d"]
+    assert [(p.done, p.total, p.unit) for p in dream[:-1]] == \
+        [(step, 6, "gradient steps") for step in range(1, 7)]
+    assert isinstance(dream[-1], Dreamed)
+    assert dream[-1].image_png == dream_client.dream(DREAM_PHOTO, octaves=2,
+                                                     iterations=3).image_png
+    others = [outcome for key, outcome in outcomes if key == "c"]  # classify has no steps
+    assert len(others) == 1 and not isinstance(others[0], TaskProgress)
+
+
+def test_a_streamed_game_reports_its_frames_and_none_unasked(client):
+    asked = StreamItem("g", "play", b"", options={"seed": 5, "max_frames": 350,
+                                                   "no_animation": True}, progress=True)
+    outcomes = [outcome for _, outcome in client.stream([asked])]
+    *reports, game = outcomes
+    assert isinstance(game, Game)
+    assert [(p.done, p.total, p.unit) for p in reports] == \
+        [(frame, 350, "frames") for frame in range(100, game.frames + 1, 100)]
+    unasked = StreamItem("g", "play", b"", options={"seed": 5, "max_frames": 350,
+                                                     "no_animation": True})
+    assert [outcome for _, outcome in client.stream([unasked])] == [game]

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -23,13 +24,14 @@ from PIL import Image, ImageOps
 
 from contract.protocol import striate_tasks_pb2 as pb
 from contract.wer import word_error_rate
-from tests.web.conftest import post_file, sample_path, served_models
+from tests.web.conftest import post_file, sample_path, send, served_models
 from tests.web.media import write_y4m
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 KINDS = [f.name for f in pb.TaskRequest.DESCRIPTOR.oneofs_by_name["request"].fields]
+FILELESS = ("analogy", "play")  # run from their options alone: tested on their own below
 MIC_SAMPLE = ("whisper_tiny_en", "austen-0930.wav")
 CAMERA_PHOTOS = [sample_path("blazeface_faces", name)
                  for name in ("astronaut.jpg", "grace_hopper.jpg")]
@@ -271,7 +273,7 @@ CHECKS = {"classify": check_classes, "detect": check_boxes, "segment": check_mas
           "estimate_pose": check_pose, "upscale": check_picture, "dream": check_picture}
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if kind not in FILELESS])
 def test_a_sample_of_every_task_renders(session, zoo_server, kind):
     sample = first_served_sample(zoo_server, kind)
     session.open(kind)
@@ -283,6 +285,52 @@ def test_a_sample_of_every_task_renders(session, zoo_server, kind):
     if SCREENSHOTS:
         session.page.evaluate("window.scrollTo(0, 0)")
         save_screenshot(session.page.screenshot(), Path(SCREENSHOTS) / f"{kind}.png")
+
+
+def post_options(server, kind: str, options: dict[str, str]) -> dict:
+    """What the HTTP task API answers a task that takes no file."""
+    query = urllib.parse.urlencode(options)
+    request = urllib.request.Request(f"{server.http_url}/tasks/{kind}?{query}", data=b"",
+                                     method="POST")
+    status, body, _ = send(request)
+    assert status == 200, body
+    return body
+
+
+def run_without_file(session: Session, options: dict[str, str]) -> None:
+    assert session.page.is_hidden("#drop") and session.page.is_hidden("#gallery")
+    for name, value in options.items():
+        session.page.fill(f"#option-{name}", value)
+    session.page.evaluate("document.body.removeAttribute('data-result')")
+    session.page.click("#go")
+    assert session.wait_for_result() == "done", session.page.inner_text("#error")
+
+
+def test_a_game_runs_from_its_options_and_shows_the_animation(session, zoo_server):
+    if "dqn_breakout" not in served_models(zoo_server):
+        pytest.skip("dqn_breakout is not in the repository")
+    session.open("play")
+    options = {"seed": "77", "max_frames": "300"}
+    run_without_file(session, options)
+    answer = post_options(zoo_server, "play", options)
+    source = session.page.get_attribute("#output img.game", "src")
+    assert source == f"data:image/gif;base64,{answer['animationGif']}"
+    summary = session.page.inner_text(".game-summary")
+    assert summary.startswith(f"score {answer.get('score', 0)} in {answer['frames']} frames")
+    assert "seed 77 replays it" in summary
+    if SCREENSHOTS:
+        save_screenshot(session.page.screenshot(), Path(SCREENSHOTS) / "play.png")
+
+
+def test_an_analogy_runs_from_its_options(session, zoo_server):
+    if "glove_6b_50d" not in served_models(zoo_server):
+        pytest.skip("glove_6b_50d is not in the repository")
+    session.open("analogy")
+    options = {"word": "king", "minus": "man", "plus": "woman", "top_k": "5"}
+    run_without_file(session, options)
+    answer = post_options(zoo_server, "analogy", options)
+    assert bar_names(session) == [w["word"] for w in answer["words"]]
+    assert "queen" in bar_names(session)
 
 
 def save_screenshot(png: bytes, path: Path) -> None:

@@ -35,11 +35,12 @@ function serverMs(response) {
   return match ? Number(match[1]) : null;
 }
 
-// POST the file (multipart field "file") and options to /tasks/<kind>.
+// POST the file (multipart field "file"; none for a task that takes no file) and options to
+// /tasks/<kind>.
 // Resolves to {result, serverMs, roundTripMs}; rejects with ApiError(the server's sentence).
 export async function runTask(kind, file, options) {
   const form = new FormData();
-  form.append("file", file, file.name || "upload");
+  if (file) form.append("file", file, file.name || "upload");
   for (const [name, value] of Object.entries(options)) {
     if (value !== "" && value !== null && value !== undefined) form.append(name, value);
   }

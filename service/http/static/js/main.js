@@ -9,7 +9,7 @@ import { renderResult } from "./render.js";
 const $ = (id) => document.getElementById(id);
 const ui = {
   tabs: $("tabs"), panel: $("panel"), model: $("model"), card: $("card"), options: $("options"),
-  drop: $("drop"), file: $("file"), camera: $("camera"), mic: $("mic"), fps: $("fps"),
+  go: $("go"), drop: $("drop"), file: $("file"), camera: $("camera"), mic: $("mic"), fps: $("fps"),
   gallery: $("gallery"), status: $("status"), error: $("error"), canvas: $("canvas"),
   legend: $("legend"), output: $("output"), timing: $("timing"), video: $("video"),
 };
@@ -68,6 +68,12 @@ function selectTab(kind) {
   }
   ui.panel.setAttribute("aria-labelledby", `tab-${route.kind}`);
   ui.file.accept = `${route.media}/*`;
+  // a task without a file (analogy, play) runs on its options alone
+  ui.go.hidden = Boolean(route.media);
+  ui.go.textContent = `Run ${route.title.toLowerCase()}`;
+  for (const node of [ui.drop, ui.gallery, $("samples-heading"), ui.canvas.parentElement]) {
+    node.hidden = !route.media;
+  }
   ui.camera.hidden = route.media !== "image";
   ui.mic.hidden = route.media !== "audio";
   buildModelPicker(route);
@@ -136,7 +142,7 @@ function buildOptions(route) {
     input.id = `option-${option.name}`;
     input.name = option.name;
     const type = option.schema?.type;
-    input.type = type === "integer" || type === "number" ? "number" : "text";
+    input.type = { integer: "number", number: "number", boolean: "checkbox" }[type] || "text";
     if (type === "number") input.step = "any";
     if (option.name === "question") input.placeholder = "what is the red shape?";
     field.append(label, input);
@@ -146,7 +152,9 @@ function buildOptions(route) {
 
 function optionValues() {
   const values = { model: ui.model.value };
-  for (const input of ui.options.querySelectorAll("input")) values[input.name] = input.value;
+  for (const input of ui.options.querySelectorAll("input")) {
+    values[input.name] = input.type === "checkbox" ? (input.checked ? "true" : "") : input.value;
+  }
   return values;
 }
 
@@ -209,6 +217,7 @@ function showError(message) {
 }
 
 async function showInput(file) {
+  if (!file) return {};
   if (state.route.media === "audio") {
     const audio = await decodeAudio(file);
     if (audio) drawWaveform(ui.canvas, audio);
@@ -232,7 +241,8 @@ async function run(file) {
     ui.status.textContent = `${route.title}: working… ${((performance.now() - started) / 1000)
       .toFixed(1)} s`;
   }, 100);
-  ui.status.textContent = `${route.title}: sending ${file.name || "the file"}…`;
+  ui.status.textContent = file ? `${route.title}: sending ${file.name || "the file"}…`
+    : `${route.title}: asking the server…`;
   document.body.setAttribute("aria-busy", "true");
   document.body.dataset.result = "busy";
   try {
@@ -258,6 +268,7 @@ async function run(file) {
 // --- uploads: picker, drag and drop, paste ---
 
 function wireUploads() {
+  ui.go.addEventListener("click", () => run(null));
   ui.drop.addEventListener("click", () => ui.file.click());
   ui.drop.addEventListener("keydown", (event) => {
     if (event.key === "Enter" || event.key === " ") {

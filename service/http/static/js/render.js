@@ -103,6 +103,22 @@ function imageResult(view, result) {
   view.output.append(picture, link);
 }
 
+// A game the agent played (play): the animation, the score, and a link to save it
+function gameResult(view, result) {
+  const source = `data:image/gif;base64,${result.animationGif}`;
+  const animation = element("img", "image-result game");
+  animation.src = source;
+  animation.alt = `the game, ${result.frames} frames`;
+  const ending = result.gameOver ? "the ball was lost" : "stopped at the frame limit";
+  const summary = element("p", "game-summary", `score ${result.score ?? 0} in ` +
+    `${result.frames ?? 0} frames (${ending}); seed ${result.seed} replays it`);
+  const link = element("a", "", "save the GIF");
+  link.href = source;
+  link.download = `game-${result.seed}.gif`;
+  view.output.append(summary);
+  if (result.animationGif) view.output.append(animation, link);
+}
+
 export async function renderResult(result, view) {
   view.legend.replaceChildren();
   view.output.replaceChildren();
@@ -136,8 +152,10 @@ export async function renderResult(result, view) {
     view.output.append(list);
   }
   if (result.imagePng) imageResult(view, result);
+  if (result.words) view.output.append(bars(result.words, (w) => w.word, "nearest words"));
+  if (result.game) gameResult(view, result);
   const known = ["classMapPng", "detections", "people", "lines", "texts", "classes", "caption",
-    "answers", "segments", "imagePng"];
+    "answers", "segments", "imagePng", "words", "game"];
   if (!known.some((field) => field in result)) {
     view.output.append(element("pre", "json", JSON.stringify(result, null, 2)));
   }
