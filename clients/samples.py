@@ -66,6 +66,7 @@ class SampleCase:
     path: Path
     expected: dict[str, Any] = field(default_factory=dict)  # the entry as expected.json has it
     options: dict[str, Any] = field(default_factory=dict)  # request fields (question, ...)
+    has_file: bool = True  # False for a game: `path` only names it, the seed is the input
 
     @property
     def name(self) -> str:
@@ -97,7 +98,7 @@ def load_cases(folder: Path) -> list[SampleCase]:
         cases.append(SampleCase(model, task, Path(folder) / file, entry, options))
     for entry in document.get("games", []):  # no file: the seed is the input
         cases.append(SampleCase(model, task, Path(folder) / f"seed_{entry['seed']}", entry,
-                                {"seed": entry["seed"]}))
+                                {"seed": entry["seed"]}, has_file=False))
     return cases
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -38,6 +39,14 @@ def post_file(url: str, data: bytes, filename: str = "upload",
     request = urllib.request.Request(
         url, data=body, method="POST",
         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    return send(request)
+
+
+def post_options(url: str, options: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
+    """POST a task that takes no file, its options in the query; returns status, JSON body,
+    headers."""
+    request = urllib.request.Request(f"{url}?{urllib.parse.urlencode(options)}", data=b"",
+                                     method="POST")
     return send(request)
 
 

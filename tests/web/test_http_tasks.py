@@ -16,7 +16,15 @@ from clients.samples import SampleCase, load_cases
 from contract.protocol import striate_tasks_pb2 as pb
 from contract.protocol import striate_tasks_pb2_grpc as pb_grpc
 from service.tasks.handlers import TASK_OF_KIND
-from tests.web.conftest import MAX_MESSAGE_MB, SAMPLES, post_file, sample_path, send, served_models
+from tests.web.conftest import (
+    MAX_MESSAGE_MB,
+    SAMPLES,
+    post_file,
+    post_options,
+    sample_path,
+    send,
+    served_models,
+)
 
 KIND_OF_TASK = {task: kind for kind, task in TASK_OF_KIND.items()}
 SPEECH_CASES = 2  # Whisper takes seconds a recording: two are enough to compare transports
@@ -73,12 +81,16 @@ def test_http_answers_what_grpc_answers_on_the_samples(zoo_server, stub, case):
         pytest.skip(f"{case.model} is not in the repository: it is built, not shipped (make "
                     "test builds it; see the Makefile's model targets)")
     kind = KIND_OF_TASK[case.task]
-    data = case.path.read_bytes()
-    expected = as_json(grpc_call(stub, kind, grpc_request(kind, data, model=case.model,
-                                                          **case.options)))
     fields = {"model": case.model, **{k: str(v) for k, v in case.options.items()}}
-    status, body, headers = post_file(f"{zoo_server.http_url}/tasks/{kind}", data,
-                                      case.path.name, fields)
+    url = f"{zoo_server.http_url}/tasks/{kind}"
+    if case.has_file:
+        data = case.path.read_bytes()
+        request = grpc_request(kind, data, model=case.model, **case.options)
+        status, body, headers = post_file(url, data, case.path.name, fields)
+    else:  # a game: the seed is the input
+        request = type(getattr(pb.TaskRequest(), kind))(model=case.model, **case.options)
+        status, body, headers = post_options(url, fields)
+    expected = as_json(grpc_call(stub, kind, request))
     assert status == 200, body
     assert body == expected
     assert headers["server-timing"].startswith("task;dur=")

@@ -24,7 +24,7 @@ from PIL import Image, ImageOps
 
 from contract.protocol import striate_tasks_pb2 as pb
 from contract.wer import word_error_rate
-from tests.web.conftest import post_file, sample_path, send, served_models
+from tests.web.conftest import post_file, post_options, sample_path, served_models
 from tests.web.media import write_y4m
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -287,12 +287,9 @@ def test_a_sample_of_every_task_renders(session, zoo_server, kind):
         save_screenshot(session.page.screenshot(), Path(SCREENSHOTS) / f"{kind}.png")
 
 
-def post_options(server, kind: str, options: dict[str, str]) -> dict:
+def answer_without_file(server, kind: str, options: dict[str, str]) -> dict:
     """What the HTTP task API answers a task that takes no file."""
-    query = urllib.parse.urlencode(options)
-    request = urllib.request.Request(f"{server.http_url}/tasks/{kind}?{query}", data=b"",
-                                     method="POST")
-    status, body, _ = send(request)
+    status, body, _ = post_options(f"{server.http_url}/tasks/{kind}", options)
     assert status == 200, body
     return body
 
@@ -312,7 +309,7 @@ def test_a_game_runs_from_its_options_and_shows_the_animation(session, zoo_serve
     session.open("play")
     options = {"seed": "77", "max_frames": "300"}
     run_without_file(session, options)
-    answer = post_options(zoo_server, "play", options)
+    answer = answer_without_file(zoo_server, "play", options)
     source = session.page.get_attribute("#output img.game", "src")
     assert source == f"data:image/gif;base64,{answer['animationGif']}"
     summary = session.page.inner_text(".game-summary")
@@ -328,7 +325,7 @@ def test_an_analogy_runs_from_its_options(session, zoo_server):
     session.open("analogy")
     options = {"word": "king", "minus": "man", "plus": "woman", "top_k": "5"}
     run_without_file(session, options)
-    answer = post_options(zoo_server, "analogy", options)
+    answer = answer_without_file(zoo_server, "analogy", options)
     assert bar_names(session) == [w["word"] for w in answer["words"]]
     assert "queen" in bar_names(session)
 
