@@ -266,33 +266,39 @@ def frame_speed_ms(session: ort.InferenceSession, repeats: int = 500) -> float:
 
 
 def learning_curve_png(evaluations: list[dict], games: list[tuple[int, int]]) -> bytes:
-    """Return against frames: training games (mean of the last 100) and greedy evaluations."""
+    """Return against frames: training games (mean of the last 100) and greedy evaluations,
+    with a grid every 5 points of return and every 250k frames."""
     width, height, margin = 640, 360, 48
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     last_frame = max([f for f, _ in games] + [e["frame"] for e in evaluations] + [1])
-    top = max([e["mean_return"] for e in evaluations] + [s for _, s in games] + [1])
+    returns = np.array([s for _, s in games], np.float64)
+    window = np.convolve(returns, np.ones(100) / 100, mode="full")[:len(returns)]
+    smoothed = window * 100 / np.minimum(np.arange(1, len(returns) + 1), 100)
+    plotted = [e["mean_return"] for e in evaluations] + smoothed.tolist()
+    top = 5 * max(1, int(np.ceil(max(plotted + [1]) / 5)))  # the curves fill the height
 
     def point(frame: float, value: float) -> tuple[float, float]:
         return (margin + frame / last_frame * (width - 2 * margin),
                 height - margin - value / top * (height - 2 * margin))
 
+    for value in range(0, top + 1, 5):
+        draw.line([point(0, value), point(last_frame, value)], fill=(225, 225, 225))
+        draw.text((point(0, value)[0] - 22, point(0, value)[1] - 6), f"{value:>3}", fill="black")
+    for frame in range(0, last_frame + 1, 250_000):
+        draw.text((point(frame, 0)[0] - 12, height - margin + 4), f"{frame // 1000}k",
+                  fill="black")
     draw.line([point(0, 0), point(last_frame, 0)], fill="black")
     draw.line([point(0, 0), point(0, top)], fill="black")
-    draw.text((margin, 8), f"return per game (0 to {top:.0f}) against training frames "
-                           f"(0 to {last_frame:,})", fill="black")
+    draw.text((margin, 8), "return per game against training frames", fill="black")
     if games:
-        returns = np.array([s for _, s in games], np.float64)
-        window = np.convolve(returns, np.ones(100) / 100, mode="full")[:len(returns)]
-        counts = np.minimum(np.arange(1, len(returns) + 1), 100)
-        smoothed = window * 100 / counts
         draw.line([point(f, v) for (f, _), v in zip(games, smoothed, strict=True)],
                   fill=(70, 130, 180), width=2)
     if evaluations:
         draw.line([point(e["frame"], e["mean_return"]) for e in evaluations],
                   fill=(200, 60, 40), width=2)
-    draw.text((margin + 8, height - margin + 8), "blue: training games, mean of the last 100 "
-              "(exploring)   red: greedy play", fill="black")
+    draw.text((margin + 8, height - margin + 22), "blue: training games, mean of the last 100 "
+              "(exploring)   red: greedy play, 20 games", fill="black")
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
