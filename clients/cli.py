@@ -15,7 +15,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .client import DEFAULT_SERVER, Client, StreamItem
 from .progress import Progress
@@ -276,6 +276,19 @@ def run_task(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+T = TypeVar("T")
+
+
+def _ask_server(args: argparse.Namespace, call: Callable[[Client], T]) -> T | None:
+    """One call to the server; on an error, says it on stderr and returns None."""
+    with Client(args.server, timeout_s=args.timeout) as client:
+        try:
+            return call(client)
+        except ClientError as error:
+            print(f"{args.server}: {error.code.name}: {error.message}", file=sys.stderr)
+            return None
+
+
 def run_analogy(args: argparse.Namespace) -> int:
     words = args.words
     if len(words) not in (1, 3):
@@ -283,29 +296,22 @@ def run_analogy(args: argparse.Namespace) -> int:
               "king - man + woman)", file=sys.stderr)
         return 2
     word, minus, plus = (words + ["", ""])[:3]
-    with Client(args.server, timeout_s=args.timeout) as client:
-        try:
-            result = client.analogy(word, minus, plus, model=args.model, version=args.version,
-                                    top_k=args.top_k)
-        except ClientError as error:
-            print(f"{args.server}: {error.code.name}: {error.message}", file=sys.stderr)
-            return 1
+    result = _ask_server(args, lambda client: client.analogy(
+        word, minus, plus, model=args.model, version=args.version, top_k=args.top_k))
+    if result is None:
+        return 1
     query = f"{word} - {minus} + {plus}" if minus else f"nearest to {word}"
     print(json.dumps(to_jsonable(result)) if args.json else f"{query}: {describe(result)}")
     return 0
 
 
 def run_play(args: argparse.Namespace) -> int:
-    with Client(args.server, timeout_s=args.timeout) as client:
-        try:
-            result = client.play(seed=args.seed, max_frames=args.max_frames,
-                                 exploration=args.exploration,
-                                 sticky_actions=not args.no_sticky_actions,
-                                 animation=args.out is not None, model=args.model,
-                                 version=args.version)
-        except ClientError as error:
-            print(f"{args.server}: {error.code.name}: {error.message}", file=sys.stderr)
-            return 1
+    result = _ask_server(args, lambda client: client.play(
+        seed=args.seed, max_frames=args.max_frames, exploration=args.exploration,
+        sticky_actions=not args.no_sticky_actions, animation=args.out is not None,
+        model=args.model, version=args.version))
+    if result is None:
+        return 1
     if args.out is not None:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -318,12 +324,9 @@ def run_play(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    with Client(args.server, timeout_s=args.timeout) as client:
-        try:
-            listing = client.models()
-        except ClientError as error:
-            print(f"{args.server}: {error.code.name}: {error.message}", file=sys.stderr)
-            return 1
+    listing = _ask_server(args, lambda client: client.models())
+    if listing is None:
+        return 1
     print(json.dumps(to_jsonable(listing), indent=2) if args.json else describe(listing))
     return 0
 

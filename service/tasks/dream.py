@@ -12,7 +12,6 @@ the same). Sides are rounded to the graph's `size_multiple`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,8 +103,8 @@ def octave_sizes(width: int, height: int, octaves: int, multiple: int) -> list[t
 
 async def _climb(core: InferenceCore, model: LoadedModel, image: np.ndarray,
                  weights: np.ndarray, iterations: int, step: float,
-                 rng: np.random.Generator, stepped: Callable[[int], None]
-                 ) -> tuple[np.ndarray, float]:
+                 rng: np.random.Generator, progress: Progress, steps_before: int,
+                 total_steps: int) -> tuple[np.ndarray, float]:
     score = 0.0
     for iteration in range(iterations):
         dy, dx = (int(v) for v in rng.integers(-JITTER, JITTER + 1, 2))
@@ -115,7 +114,7 @@ async def _climb(core: InferenceCore, model: LoadedModel, image: np.ndarray,
         gradient = np.roll(np.asarray(result["gradient"], np.float32), (-dy, -dx), axis=(0, 1))
         score = float(np.asarray(result["score"]).reshape(-1)[0])
         image = np.clip(image + step * gradient / (np.abs(gradient).mean() + 1e-12), 0, 255)
-        stepped(iteration + 1)
+        progress(steps_before + iteration + 1, total_steps)
     return image, score
 
 
@@ -140,11 +139,8 @@ async def dream(core: InferenceCore, model: LoadedModel, image: bytes, options: 
     total = len(sizes) * iterations
     for octave, size in enumerate(sizes):
         base = _resized(original, size)
-
-        def stepped(done: int, before: int = octave * iterations) -> None:
-            progress(before + done, total)
         dreamt, score = await _climb(core, model, base + _resized(detail, size), weights,
-                                     iterations, step, rng, stepped)
+                                     iterations, step, rng, progress, octave * iterations, total)
         detail = dreamt - base
     result = np.clip(_resized(base + detail, photo.size), 0, 255).round().astype(np.uint8)
     png = await asyncio.to_thread(encode_png, result)

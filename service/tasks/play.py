@@ -31,6 +31,7 @@ MAX_FRAMES = 10_000
 CELL = 16  # pixels per board cell in the animation
 HEADER = 14  # pixels above the board for the score
 FRAME_MS = 60
+PROGRESS_EVERY = 100  # frames between progress reports
 # background, paddle, ball, trail, brick rows 1-3, header text
 PALETTE = [(12, 12, 20), (235, 235, 235), (250, 200, 40), (120, 90, 30),
            (220, 70, 60), (240, 150, 40), (80, 170, 90), (170, 170, 190)]
@@ -64,8 +65,7 @@ def play_model(core: InferenceCore, name: str, version: str) -> LoadedModel:
     return resolve_model(core, TASK, name, version)
 
 
-def _settings(model: LoadedModel, options: PlayOptions) -> tuple[int, float]:
-    section = model.metadata.section(GameAgent)
+def _settings(section: GameAgent, options: PlayOptions) -> tuple[int, float]:
     max_frames = options.max_frames or section.max_frames
     exploration = options.exploration or section.exploration
     if not 1 <= max_frames <= MAX_FRAMES:
@@ -76,14 +76,12 @@ def _settings(model: LoadedModel, options: PlayOptions) -> tuple[int, float]:
     return max_frames, exploration
 
 
-PROGRESS_EVERY = 100  # frames between progress reports
-
-
 async def play(core: InferenceCore, model: LoadedModel, options: PlayOptions,
                progress: Progress = no_progress) -> Game:
     """One game, greedy but for `exploration`; the frames as a GIF unless asked not to.
     `progress` hears of every hundredth frame (of at most max_frames)."""
-    max_frames, exploration = _settings(model, options)
+    section = model.metadata.section(GameAgent)
+    max_frames, exploration = _settings(section, options)
     seed = options.seed or 1 + secrets.randbelow(2**31 - 1)  # fits every API's integers
     game, explore = seeded_game(seed, options.sticky_actions)
     boards, scores, actions = [game.observation()], [0], bytearray()
@@ -99,7 +97,7 @@ async def play(core: InferenceCore, model: LoadedModel, options: PlayOptions,
         if len(actions) % PROGRESS_EVERY == 0:
             progress(len(actions), max_frames)
     gif = await asyncio.to_thread(animation, boards, scores) if options.animation else b""
-    return Game(model.metadata.section(GameAgent).game, seed, scores[-1], len(actions),
+    return Game(section.game, seed, scores[-1], len(actions),
                 game.over, bytes(actions), gif)
 
 

@@ -33,6 +33,7 @@ from clients import (
     TaskProgress,
     Upscaled,
 )
+from clients.results import ACTION_LETTERS
 from contract.breakout import seeded_game
 from tests.e2e import media
 from tests.support.server import running_server
@@ -435,7 +436,7 @@ def replayed_score(result: Game, sticky_actions: bool = True) -> tuple[int, int,
     game, _ = seeded_game(result.seed, sticky_actions)
     score = 0
     for letter in result.actions:
-        score += game.step("slr".index(letter))[0]
+        score += game.step(ACTION_LETTERS.index(letter))[0]
     return score, len(result.actions), game.over
 
 

@@ -42,6 +42,7 @@ from contract.breakout import (
 from contract.metadata import GameAgent, ModelMetadata
 from toolchain.model_folder import ModelCard, TensorSpec
 from toolchain.packages import cache_root
+from toolchain.timing import run_time
 from toolchain.zoo._publish import publish
 from toolchain.zoo._training import (
     card_facts,
@@ -256,13 +257,10 @@ def evaluate(session: ort.InferenceSession, games: int,
     return summary, list(zip(seeds, served, strict=True))
 
 
-def frame_speed_ms(session: ort.InferenceSession, repeats: int = 500) -> float:
+def frame_speed_ms(session: ort.InferenceSession) -> float:
+    """Median milliseconds to value one board (batch 1)."""
     board = Breakout(np.random.default_rng(0)).observation()[None]
-    session.run(None, {"boards": board})
-    start = time.perf_counter()
-    for _ in range(repeats):
-        session.run(None, {"boards": board})
-    return (time.perf_counter() - start) / repeats * 1000
+    return run_time(session, {"boards": board}, runs=500).median_ms
 
 
 def learning_curve_png(evaluations: list[dict], games: list[tuple[int, int]]) -> bytes:
