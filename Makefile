@@ -12,7 +12,7 @@ MODEL_REPOSITORY ?= exported_models
 # (Whisper base's import speaks sentences in other languages), the browsers the demo page's
 # tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi), and the fonts to
 # render the text the OCR importer reads
-SYSTEM_PACKAGES := dataset-fashion-mnist pocketsphinx-testdata espeak-ng chromium firefox-esr fonts-dejavu-core fonts-dejavu-extra
+SYSTEM_PACKAGES := dataset-fashion-mnist hershey-fonts-data pocketsphinx-testdata espeak-ng chromium firefox-esr fonts-dejavu-core fonts-dejavu-extra
 SPEECH_MODEL := $(MODEL_REPOSITORY)/whisper_tiny_en/1/model.onnx
 WHISPER_BASE := $(MODEL_REPOSITORY)/whisper_base/1/model.onnx
 OCR_MODEL := $(MODEL_REPOSITORY)/ppocr_v4/1/model.onnx

@@ -18,6 +18,7 @@ from .results import (
     Detections,
     Dreamed,
     Game,
+    Handwriting,
     Keypoint,
     ModelInfo,
     ModelList,
@@ -39,7 +40,7 @@ from .results import (
 __all__ = [
     "Analogy", "Answer", "Answers", "AsyncClient", "Box", "Caption", "ClassScore", "ClassShare",
     "Classification", "Client", "ClientError", "Detection", "Detections", "Dreamed", "Game",
-    "ModelInfo", "ModelList", "Keypoint", "Person", "Point", "Poses", "Segmentation", "StreamItem",
-    "Stylized", "TaskInfo", "TaskProgress", "TextLine", "TextReading", "Transcript",
-    "TranscriptSegment", "Upscaled", "WordScore",
+    "Handwriting", "ModelInfo", "ModelList", "Keypoint", "Person", "Point", "Poses",
+    "Segmentation", "StreamItem", "Stylized", "TaskInfo", "TaskProgress", "TextLine",
+    "TextReading", "Transcript", "TranscriptSegment", "Upscaled", "WordScore",
 ]

@@ -36,6 +36,7 @@ from .results import (
     Detections,
     Dreamed,
     Game,
+    Handwriting,
     ModelList,
     Person,
     PictureAnswer,
@@ -118,6 +119,13 @@ def _game(result: Game) -> str:
             f"seed {result.seed} replays it")
 
 
+def _handwriting(result: Handwriting) -> str:
+    ending = "" if result.finished else " (stopped at the step limit before the end)"
+    return (f"{result.text!r} written in {result.style}, bias {result.bias:g}: "
+            f"{len(result.strokes)} strokes, {result.steps} pen points{ending}; seed "
+            f"{result.seed} repeats it")
+
+
 def _model_list(result: ModelList) -> str:
     lines = [f"{t.task}: {', '.join(t.models)} (default {t.default_model})"
              for t in result.tasks]
@@ -141,6 +149,7 @@ DESCRIBERS: dict[type, Callable[[Any], str]] = {
     Upscaled: _upscaled,
     Dreamed: _dreamed,
     Game: _game,
+    Handwriting: _handwriting,
     ModelList: _model_list,
 }
 
@@ -312,15 +321,34 @@ def run_play(args: argparse.Namespace) -> int:
         model=args.model, version=args.version))
     if result is None:
         return 1
+    _show(args, result, result.animation_gif)
+    return 0
+
+
+def run_write(args: argparse.Namespace) -> int:
+    if args.out is not None and Path(args.out).suffix.lower() not in (".svg", ".png"):
+        print("--out names an .svg or a .png file", file=sys.stderr)
+        return 2
+    result = _ask_server(args, lambda client: client.write(
+        " ".join(args.text), style=args.style, bias=args.bias, seed=args.seed,
+        drawing=args.out is not None, model=args.model, version=args.version))
+    if result is None:
+        return 1
+    picture = result.svg.encode() if str(args.out).lower().endswith(".svg") else result.png
+    _show(args, result, picture)
+    return 0
+
+
+def _show(args: argparse.Namespace, result: Result, picture: bytes) -> None:
+    """Save the picture to --out when asked; print the result (as JSON with --json)."""
     if args.out is not None:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(result.animation_gif)
+        out.write_bytes(picture)
     if args.json:
         print(json.dumps(to_jsonable(result)))
     else:
         print(describe(result) + (f"  -> {args.out}" if args.out is not None else ""))
-    return 0
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -360,8 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m clients", description="Striate's task client: send images or "
         "recordings to a Striate server and show labels, boxes, masks, captions, answers, "
         "transcripts, poses and text, pictures made (styles, upscaling, dreams), word "
-        "analogies and a game agent's play. Several inputs (a folder or a glob) go concurrently "
-        "over one stream.")
+        "analogies, a game agent's play and handwriting. Several inputs (a folder or a glob) "
+        "go concurrently over one stream.")
     sub = parser.add_subparsers(dest="task", required=True, metavar="TASK")
     p = _task_parser(sub, "classify", "name what an image shows (top-k classes)")
     p.add_argument("--top-k", type=int, default=5, help="classes to show (default: %(default)s)")
@@ -436,6 +464,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "chosen (default: the last move repeats with probability 0.1, as in MinAtar)")
     p.add_argument("--out", help="the game as an animated GIF")
     _with_model(p)
+    p = sub.add_parser("write", help="have the handwriting model write a line of text",
+                       description="The served handwriting model writes TEXT with a pen, "
+                       "point by point, on the server: `write Hello world --out hello.png` "
+                       "(or .svg) saves the writing")
+    p.add_argument("text", nargs="+", metavar="TEXT", help="the words to write (one line)")
+    p.add_argument("--style", default="", help="one of the model's styles, e.g. cursive "
+                   "(default: its first; a wrong name lists them)")
+    p.add_argument("--bias", type=float, default=None, help="neatness 0..10: 0 writes as the "
+                   "model learned, higher more regularly (default: the model's, 0.5)")
+    p.add_argument("--seed", type=int, default=0, help="repeat the writing of this seed "
+                   "(default: a new one; the answer says its seed)")
+    p.add_argument("--out", help="the writing as a picture: a .png or .svg file")
+    _with_model(p)
     models = sub.add_parser("models", help="list the tasks and models the server offers",
                             description="list the tasks and models the server offers")
     _common(models)
@@ -450,4 +491,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_analogy(args)
     if args.task == "play":
         return run_play(args)
+    if args.task == "write":
+        return run_write(args)
     return run_task(args)

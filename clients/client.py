@@ -32,6 +32,7 @@ from .results import (
     Detections,
     Dreamed,
     Game,
+    Handwriting,
     ModelList,
     Poses,
     Result,
@@ -73,6 +74,7 @@ TASKS: dict[str, _TaskSpec] = {
     "upscale": _TaskSpec("Upscale", "upscale", pb.UpscaleRequest, results.upscaled),
     "dream": _TaskSpec("Dream", "dream", pb.DreamRequest, results.dreamed),
     "play": _TaskSpec("Play", "play", pb.PlayRequest, results.game, payload=""),
+    "write": _TaskSpec("Write", "write", pb.WriteRequest, results.handwriting, payload=""),
 }
 
 
@@ -243,6 +245,14 @@ class Client:
                           exploration=exploration, no_sticky_actions=not sticky_actions,
                           no_animation=not animation)
 
+    def write(self, text: str, *, style: str = "", bias: float | None = None, seed: int = 0,
+              drawing: bool = True, model: str = "", version: str = "") -> Handwriting:
+        """The handwriting model writes `text` (one line) in a style (empty: the model's first);
+        `bias` 0..10 makes it neater (None: the model's default), `seed` repeats a writing (0:
+        a new one), `drawing=False` leaves the SVG and PNG out."""
+        return self._call("write", b"", model, version, text=text, style=style, bias=bias,
+                          seed=seed, no_drawing=not drawing)
+
     def models(self) -> ModelList:
         """Every served model, and each task's models and default."""
         try:
@@ -373,6 +383,15 @@ class AsyncClient:
         return await self._call("play", b"", model, version, seed=seed, max_frames=max_frames,
                                 exploration=exploration, no_sticky_actions=not sticky_actions,
                                 no_animation=not animation)
+
+    async def write(self, text: str, *, style: str = "", bias: float | None = None,
+                    seed: int = 0, drawing: bool = True, model: str = "",
+                    version: str = "") -> Handwriting:
+        """The handwriting model writes `text` (one line) in a style (empty: the model's first);
+        `bias` 0..10 makes it neater (None: the model's default), `seed` repeats a writing (0:
+        a new one), `drawing=False` leaves the SVG and PNG out."""
+        return await self._call("write", b"", model, version, text=text, style=style,
+                                bias=bias, seed=seed, no_drawing=not drawing)
 
     async def models(self) -> ModelList:
         """Every served model, and each task's models and default."""

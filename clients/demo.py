@@ -4,8 +4,8 @@
 
 For each `samples/<model>/expected.json` whose model the server serves, every sample goes
 over one stream; the results are checked against expected.json, drawn (boxes, masks, labels,
-captions and answers on the image; transcripts as text; games as GIFs) under `--out/<model>/`,
-and summed up in `--out/report.md` and on the terminal.
+captions and answers on the image; transcripts as text; games as GIFs; writing as PNGs) under
+`--out/<model>/`, and summed up in `--out/report.md` and on the terminal.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from .results import (
     ClientError,
     Detections,
     Game,
+    Handwriting,
     PictureAnswer,
     Poses,
     Result,
@@ -82,12 +83,17 @@ def drawn(case: SampleCase, result: Result) -> Image.Image:
 
 
 def render(case: SampleCase, result: Result, folder: Path, index: int) -> Path:
-    """Write the drawn result of one sample (a game: its GIF); returns the file written."""
+    """Write the drawn result of one sample (a game: its GIF; a writing: its PNG); returns the
+    file written."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{case.path.stem}_{index}" if case.options.get("question") else case.path.stem
     if isinstance(result, Game):
         path = folder / f"{stem}.gif"
         path.write_bytes(result.animation_gif)
+        return path
+    if isinstance(result, Handwriting):
+        path = folder / f"{stem}.png"
+        path.write_bytes(result.png)
         return path
     if isinstance(result, Transcript):
         lines = [result.text, ""] + [f"[{s.start_s:6.2f} - {s.end_s:6.2f}] {s.text}"

@@ -253,13 +253,32 @@ class Game:
 
 
 @dataclass(frozen=True)
+class Handwriting:
+    """A text the handwriting model wrote: its strokes (pen-down lines of (x, y) points, y
+    down) and, unless left out, the writing as SVG and PNG."""
+
+    model: str
+    text: str
+    style: str
+    bias: float
+    seed: int  # send it again (same text, style and bias) to repeat the writing
+    strokes: list[list[tuple[float, float]]]
+    steps: int  # pen points drawn
+    finished: bool  # the pen reached the end of the text (False: the step limit stopped it)
+    svg: str
+    png: bytes
+    styles: list[str]  # the model's styles
+    alphabet: str  # what it can write
+
+
+@dataclass(frozen=True)
 class TaskProgress:
-    """How far a streamed request that asked for progress (dream, play) has got; its result
-    comes after."""
+    """How far a streamed request that asked for progress (dream, play, write) has got; its
+    result comes after."""
 
     done: int
     total: int
-    unit: str  # "gradient steps", "frames"
+    unit: str  # "gradient steps", "frames", "pen points"
 
 
 @dataclass(frozen=True)
@@ -285,13 +304,13 @@ class ModelList:
 
 
 Result = (Classification | Detections | Segmentation | Caption | Answers | Transcript | Poses
-          | TextReading | Analogy | Stylized | Upscaled | Dreamed | Game)
+          | TextReading | Analogy | Stylized | Upscaled | Dreamed | Game | Handwriting)
 
 
 def to_jsonable(result: Result | ModelList) -> dict:
     """A result as plain data for --json (pictures and animations left out)."""
     data = asdict(result)
-    for picture in ("class_map_png", "image_png", "animation_gif"):
+    for picture in ("class_map_png", "image_png", "animation_gif", "png", "svg"):
         data.pop(picture, None)
     return data
 
@@ -373,6 +392,13 @@ def game(response: pb.PlayResponse) -> Game:
                       for a in response.actions)
     return Game(response.model.name, response.game, response.seed, response.score,
                 response.frames, response.game_over, actions, response.animation_gif)
+
+
+def handwriting(response: pb.WriteResponse) -> Handwriting:
+    strokes = [list(zip(stroke.x, stroke.y, strict=True)) for stroke in response.strokes]
+    return Handwriting(response.model.name, response.text, response.style, response.bias,
+                       response.seed, strokes, response.steps, response.finished, response.svg,
+                       response.png, list(response.styles), response.alphabet)
 
 
 def model_list(response: pb.ListModelsResponse) -> ModelList:

@@ -14,7 +14,10 @@ Two layouts of expected.json are read:
   `<label>_share_range` per class, for upscaling, the answer's `size` and how close it comes
   to the photo when shrunk back (`mean_abs_diff_shrunk_at_most`, grey levels);
 - `{"model", "task": "play", "games": [{"seed", "score_at_least", ...}]}`: games the agent
-  plays from a seed (no input file), each to score at least `score_at_least`.
+  plays from a seed (no input file), each to score at least `score_at_least`;
+- `{"model", "task": "write", "texts": [{"text", "style", "seed", "bias", "font_points"}]}`:
+  texts to write (no input file), each to the end and in `font_points` pen points (the font's
+  own count) within a factor of two.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from .results import (
     Detections,
     Dreamed,
     Game,
+    Handwriting,
     Poses,
     Result,
     Segmentation,
@@ -49,7 +53,8 @@ from .results import (
 
 CLIENT_TASK = {"classification": "classify", "detection": "detect", "segmentation": "segment",
                "captioning": "caption", "vqa": "ask", "speech": "transcribe", "pose": "pose",
-               "ocr": "read", "upscale": "upscale", "dream": "dream", "play": "play"}
+               "ocr": "read", "upscale": "upscale", "dream": "dream", "play": "play",
+               "write": "write"}
 DEFAULT_MAX_WORD_ERROR_RATE = 0.25
 DEFAULT_MIN_CHARACTER_ACCURACY = 0.9  # text reading, words in any order
 SAME_READING = 0.98  # text reading: share of the import's reading the server must repeat
@@ -66,7 +71,8 @@ class SampleCase:
     path: Path
     expected: dict[str, Any] = field(default_factory=dict)  # the entry as expected.json has it
     options: dict[str, Any] = field(default_factory=dict)  # request fields (question, ...)
-    has_file: bool = True  # False for a game: `path` only names it, the seed is the input
+    has_file: bool = True  # False for a game or a text: `path` only names it, the options
+    # are the input
 
     @property
     def name(self) -> str:
@@ -99,6 +105,11 @@ def load_cases(folder: Path) -> list[SampleCase]:
     for entry in document.get("games", []):  # no file: the seed is the input
         cases.append(SampleCase(model, task, Path(folder) / f"seed_{entry['seed']}", entry,
                                 {"seed": entry["seed"]}, has_file=False))
+    for entry in document.get("texts", []):
+        options = {key: entry[key] for key in ("text", "style", "seed", "bias")}
+        name = f"{entry['text'].replace(' ', '_')}_{entry['style']}"
+        cases.append(SampleCase(model, task, Path(folder) / name, entry, options,
+                                has_file=False))
     return cases
 
 
@@ -239,11 +250,19 @@ def _check_game(case: SampleCase, result: Game) -> tuple[bool, str]:
         f"{least})"
 
 
+def _check_handwriting(case: SampleCase, result: Handwriting) -> tuple[bool, str]:
+    font_points = case.expected["font_points"]
+    fits = font_points / 2 <= result.steps <= font_points * 2
+    ending = "to the end" if result.finished else "NOT to the end"
+    return result.finished and fits, f"written {ending} in {result.steps} pen points (the " \
+        f"font: {font_points})"
+
+
 CHECKS: dict[type, Callable[[SampleCase, Any], tuple[bool, str]]] = {
     Classification: _check_label, Answers: _check_label, Caption: _check_caption,
     Transcript: _check_transcript, TextReading: _check_text, Detections: _check_detection,
     Poses: _check_pose, Segmentation: _check_segmentation, Upscaled: _check_upscaled,
-    Dreamed: _check_dreamed, Game: _check_game,
+    Dreamed: _check_dreamed, Game: _check_game, Handwriting: _check_handwriting,
 }
 
 

@@ -380,6 +380,28 @@ class GameAgent:
                                     "the best)", minimum=0.0, maximum=1.0)
 
 
+@dataclass(frozen=True)
+class PenWriter:
+    """Write: the graph is one step of a handwriting network. It takes the last pen offset
+    `pen` [3] (dx, dy, lifted), the `style` [1], the text's `letters` [U] (indices: 0 the
+    space, then the `alphabet`'s characters; the text followed by one space) and the
+    recurrent state (`hidden`, `cell`, `kappa`, `window`, zeros at the start); it returns the
+    next offset's mixture (`lift` [1], `weight_logits` [M], `means` [M, 2], `log_scales`
+    [M, 2], `correlations` [M]), the window's `attention` [U] on each letter and the state
+    again (`*_out`). The server draws each offset (contract/handwriting.py) and stops once
+    the attention is largest on the closing space."""
+
+    title: ClassVar[str] = "pen writer"
+    alphabet: str = param("", "the characters the model writes besides the space, in index "
+                              "order from 1 (the space is 0)")
+    styles: str = param("", "the style names, comma-separated, in index order")
+    steps_per_letter: int = param(40, "the step limit of a text, per letter", minimum=1,
+                                  maximum=1000)
+    bias: float = param(0.5, "default neatness: 0 samples the model as trained, higher "
+                             "values write more regularly (Graves 2013, section 5.4)",
+                        minimum=0.0, maximum=10.0)
+
+
 def _needs_recognizer(metadata: ModelMetadata) -> None:
     if not metadata.section(TextReading).recognizer:
         raise MetadataError("recognizer", "is missing: a text reading model names its "
@@ -438,6 +460,7 @@ register_task("stylize", StyleTransfer)
 register_task("upscale", SuperResolution)
 register_task("dream", Dreaming)
 register_task("play", GameAgent)
+register_task("write", PenWriter)
 register_task("component", TextDecoder, ComponentFiles)
 register_task("")
 

@@ -488,6 +488,60 @@ class PlayResponse(_message.Message):
     animation_gif: bytes
     def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., game: _Optional[str] = ..., seed: _Optional[int] = ..., score: _Optional[int] = ..., frames: _Optional[int] = ..., game_over: _Optional[bool] = ..., actions: _Optional[bytes] = ..., animation_gif: _Optional[bytes] = ...) -> None: ...
 
+class WriteRequest(_message.Message):
+    __slots__ = ("model", "version", "text", "style", "bias", "seed", "no_drawing")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    NO_DRAWING_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    version: str
+    text: str
+    style: str
+    bias: float
+    seed: int
+    no_drawing: bool
+    def __init__(self, model: _Optional[str] = ..., version: _Optional[str] = ..., text: _Optional[str] = ..., style: _Optional[str] = ..., bias: _Optional[float] = ..., seed: _Optional[int] = ..., no_drawing: _Optional[bool] = ...) -> None: ...
+
+class PenStroke(_message.Message):
+    __slots__ = ("x", "y")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    x: _containers.RepeatedScalarFieldContainer[float]
+    y: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, x: _Optional[_Iterable[float]] = ..., y: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class WriteResponse(_message.Message):
+    __slots__ = ("model", "text", "style", "bias", "seed", "strokes", "steps", "finished", "svg", "png", "styles", "alphabet")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    BIAS_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    STROKES_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    SVG_FIELD_NUMBER: _ClassVar[int]
+    PNG_FIELD_NUMBER: _ClassVar[int]
+    STYLES_FIELD_NUMBER: _ClassVar[int]
+    ALPHABET_FIELD_NUMBER: _ClassVar[int]
+    model: ModelRef
+    text: str
+    style: str
+    bias: float
+    seed: int
+    strokes: _containers.RepeatedCompositeFieldContainer[PenStroke]
+    steps: int
+    finished: bool
+    svg: str
+    png: bytes
+    styles: _containers.RepeatedScalarFieldContainer[str]
+    alphabet: str
+    def __init__(self, model: _Optional[_Union[ModelRef, _Mapping]] = ..., text: _Optional[str] = ..., style: _Optional[str] = ..., bias: _Optional[float] = ..., seed: _Optional[int] = ..., strokes: _Optional[_Iterable[_Union[PenStroke, _Mapping]]] = ..., steps: _Optional[int] = ..., finished: _Optional[bool] = ..., svg: _Optional[str] = ..., png: _Optional[bytes] = ..., styles: _Optional[_Iterable[str]] = ..., alphabet: _Optional[str] = ...) -> None: ...
+
 class ListModelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -525,7 +579,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskSummary, _Mapping]]] = ..., models: _Optional[_Iterable[_Union[ModelSummary, _Mapping]]] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text", "analogy", "stylize", "upscale", "dream", "play", "progress")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "estimate_pose", "read_text", "analogy", "stylize", "upscale", "dream", "play", "write", "progress")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -540,6 +594,7 @@ class TaskRequest(_message.Message):
     UPSCALE_FIELD_NUMBER: _ClassVar[int]
     DREAM_FIELD_NUMBER: _ClassVar[int]
     PLAY_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyRequest
@@ -555,8 +610,9 @@ class TaskRequest(_message.Message):
     upscale: UpscaleRequest
     dream: DreamRequest
     play: PlayRequest
+    write: WriteRequest
     progress: bool
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyRequest, _Mapping]] = ..., stylize: _Optional[_Union[StylizeRequest, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleRequest, _Mapping]] = ..., dream: _Optional[_Union[DreamRequest, _Mapping]] = ..., play: _Optional[_Union[PlayRequest, _Mapping]] = ..., progress: _Optional[bool] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyRequest, _Mapping]] = ..., detect: _Optional[_Union[DetectRequest, _Mapping]] = ..., segment: _Optional[_Union[SegmentRequest, _Mapping]] = ..., caption: _Optional[_Union[CaptionRequest, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionRequest, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeRequest, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseRequest, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextRequest, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyRequest, _Mapping]] = ..., stylize: _Optional[_Union[StylizeRequest, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleRequest, _Mapping]] = ..., dream: _Optional[_Union[DreamRequest, _Mapping]] = ..., play: _Optional[_Union[PlayRequest, _Mapping]] = ..., write: _Optional[_Union[WriteRequest, _Mapping]] = ..., progress: _Optional[bool] = ...) -> None: ...
 
 class TaskError(_message.Message):
     __slots__ = ("code", "message")
@@ -577,7 +633,7 @@ class TaskProgress(_message.Message):
     def __init__(self, done: _Optional[int] = ..., total: _Optional[int] = ..., unit: _Optional[str] = ...) -> None: ...
 
 class TaskResponse(_message.Message):
-    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text", "analogy", "stylize", "upscale", "dream", "play", "progress")
+    __slots__ = ("id", "classify", "detect", "segment", "caption", "answer_question", "transcribe", "error", "estimate_pose", "read_text", "analogy", "stylize", "upscale", "dream", "play", "progress", "write")
     ID_FIELD_NUMBER: _ClassVar[int]
     CLASSIFY_FIELD_NUMBER: _ClassVar[int]
     DETECT_FIELD_NUMBER: _ClassVar[int]
@@ -594,6 +650,7 @@ class TaskResponse(_message.Message):
     DREAM_FIELD_NUMBER: _ClassVar[int]
     PLAY_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    WRITE_FIELD_NUMBER: _ClassVar[int]
     id: str
     classify: ClassifyResponse
     detect: DetectResponse
@@ -610,4 +667,5 @@ class TaskResponse(_message.Message):
     dream: DreamResponse
     play: PlayResponse
     progress: TaskProgress
-    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyResponse, _Mapping]] = ..., stylize: _Optional[_Union[StylizeResponse, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleResponse, _Mapping]] = ..., dream: _Optional[_Union[DreamResponse, _Mapping]] = ..., play: _Optional[_Union[PlayResponse, _Mapping]] = ..., progress: _Optional[_Union[TaskProgress, _Mapping]] = ...) -> None: ...
+    write: WriteResponse
+    def __init__(self, id: _Optional[str] = ..., classify: _Optional[_Union[ClassifyResponse, _Mapping]] = ..., detect: _Optional[_Union[DetectResponse, _Mapping]] = ..., segment: _Optional[_Union[SegmentResponse, _Mapping]] = ..., caption: _Optional[_Union[CaptionResponse, _Mapping]] = ..., answer_question: _Optional[_Union[AnswerQuestionResponse, _Mapping]] = ..., transcribe: _Optional[_Union[TranscribeResponse, _Mapping]] = ..., error: _Optional[_Union[TaskError, _Mapping]] = ..., estimate_pose: _Optional[_Union[EstimatePoseResponse, _Mapping]] = ..., read_text: _Optional[_Union[ReadTextResponse, _Mapping]] = ..., analogy: _Optional[_Union[AnalogyResponse, _Mapping]] = ..., stylize: _Optional[_Union[StylizeResponse, _Mapping]] = ..., upscale: _Optional[_Union[UpscaleResponse, _Mapping]] = ..., dream: _Optional[_Union[DreamResponse, _Mapping]] = ..., play: _Optional[_Union[PlayResponse, _Mapping]] = ..., progress: _Optional[_Union[TaskProgress, _Mapping]] = ..., write: _Optional[_Union[WriteResponse, _Mapping]] = ...) -> None: ...

@@ -99,6 +99,11 @@ class TaskServiceStub:
                 request_serializer=striate__tasks__pb2.PlayRequest.SerializeToString,
                 response_deserializer=striate__tasks__pb2.PlayResponse.FromString,
                 _registered_method=True)
+        self.Write = channel.unary_unary(
+                '/striate.tasks.v1.TaskService/Write',
+                request_serializer=striate__tasks__pb2.WriteRequest.SerializeToString,
+                response_deserializer=striate__tasks__pb2.WriteResponse.FromString,
+                _registered_method=True)
         self.ListModels = channel.unary_unary(
                 '/striate.tasks.v1.TaskService/ListModels',
                 request_serializer=striate__tasks__pb2.ListModelsRequest.SerializeToString,
@@ -192,6 +197,12 @@ class TaskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Write(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListModels(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -274,6 +285,11 @@ def add_TaskServiceServicer_to_server(servicer, server):
                     servicer.Play,
                     request_deserializer=striate__tasks__pb2.PlayRequest.FromString,
                     response_serializer=striate__tasks__pb2.PlayResponse.SerializeToString,
+            ),
+            'Write': grpc.unary_unary_rpc_method_handler(
+                    servicer.Write,
+                    request_deserializer=striate__tasks__pb2.WriteRequest.FromString,
+                    response_serializer=striate__tasks__pb2.WriteResponse.SerializeToString,
             ),
             'ListModels': grpc.unary_unary_rpc_method_handler(
                     servicer.ListModels,
@@ -637,6 +653,33 @@ class TaskService:
             '/striate.tasks.v1.TaskService/Play',
             striate__tasks__pb2.PlayRequest.SerializeToString,
             striate__tasks__pb2.PlayResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Write(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/striate.tasks.v1.TaskService/Write',
+            striate__tasks__pb2.WriteRequest.SerializeToString,
+            striate__tasks__pb2.WriteResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -30,11 +30,12 @@ from .speech import speech_model, transcribe
 from .stylize import stylize
 from .upscale import upscale, upscale_model
 from .vqa import answer_question
+from .write import WriteOptions, write, write_model
 
 Handler = Callable[..., Awaitable[Any]]  # a task's request message (and for REPORTS_PROGRESS,
 # a Progress report) -> its response message
 
-REPORTS_PROGRESS = {"dream": "gradient steps", "play": "frames"}
+REPORTS_PROGRESS = {"dream": "gradient steps", "play": "frames", "write": "pen points"}
 """The tasks whose handlers take a `progress` report, and what they count."""
 
 TASK_OF_KIND: dict[str, str] = {
@@ -42,6 +43,7 @@ TASK_OF_KIND: dict[str, str] = {
     "caption": "captioning", "answer_question": "vqa", "transcribe": "speech",
     "read_text": "ocr", "estimate_pose": "pose", "analogy": "analogy",
     "stylize": "stylize", "upscale": "upscale", "dream": "dream", "play": "play",
+    "write": "write",
 }
 """TaskRequest's `request` oneof names (the HTTP routes too) -> the model-folder task served."""
 
@@ -71,7 +73,7 @@ class TaskHandlers:
                 "transcribe": self.transcribe, "read_text": self.read_text,
                 "estimate_pose": self.estimate_pose, "analogy": self.analogy,
                 "stylize": self.stylize, "upscale": self.upscale, "dream": self.dream,
-                "play": self.play}
+                "play": self.play, "write": self.write}
 
     async def classify(self, request: pb.ClassifyRequest) -> pb.ClassifyResponse:
         model = self._model("classify", request)
@@ -195,6 +197,19 @@ class TaskHandlers:
         return pb.PlayResponse(model=_model_ref(model), game=game.game, seed=game.seed,
                                score=game.score, frames=game.frames, game_over=game.over,
                                actions=game.actions, animation_gif=game.gif)
+
+    async def write(self, request: pb.WriteRequest,
+                    progress: Progress = no_progress) -> pb.WriteResponse:
+        model = write_model(self.core, request.model, request.version)
+        options = WriteOptions(request.style, request.bias if request.HasField("bias") else None,
+                               request.seed, drawing=not request.no_drawing)
+        result = await write(self.core, model, request.text, options, progress)
+        return pb.WriteResponse(
+            model=_model_ref(model), text=result.text, style=result.style, bias=result.bias,
+            seed=result.seed, steps=result.steps, finished=result.finished, svg=result.svg,
+            png=result.png, styles=result.styles, alphabet=result.alphabet,
+            strokes=[pb.PenStroke(x=stroke[:, 0].tolist(), y=stroke[:, 1].tolist())
+                     for stroke in result.strokes])
 
     def list_models(self) -> pb.ListModelsResponse:
         models = self.core.models()

@@ -31,7 +31,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 KINDS = [f.name for f in pb.TaskRequest.DESCRIPTOR.oneofs_by_name["request"].fields]
-FILELESS = ("analogy", "play")  # run from their options alone: tested on their own below
+FILELESS = ("analogy", "play", "write")  # run from their options alone: tested on their own below
 MIC_SAMPLE = ("whisper_tiny_en", "austen-0930.wav")
 CAMERA_PHOTOS = [sample_path("blazeface_faces", name)
                  for name in ("astronaut.jpg", "grace_hopper.jpg")]
@@ -317,6 +317,27 @@ def test_a_game_runs_from_its_options_and_shows_the_animation(session, zoo_serve
     assert "seed 77 replays it" in summary
     if SCREENSHOTS:
         save_screenshot(session.page.screenshot(), Path(SCREENSHOTS) / "play.png")
+
+
+def test_handwriting_runs_from_its_options_and_shows_the_drawing(session, zoo_server):
+    if "hershey_writer" not in served_models(zoo_server):
+        pytest.skip("hershey_writer is not in the repository")
+    session.open("write")
+    options = {"text": "Hello world", "style": "cursive", "bias": "2", "seed": "11"}
+    run_without_file(session, options)
+    answer = answer_without_file(zoo_server, "write", options)
+    drawing = "#output img.handwriting"
+    session.page.wait_for_function(f"() => document.querySelector('{drawing}')?.naturalWidth > 0")
+    size = session.page.eval_on_selector(drawing, "img => [img.naturalWidth, img.naturalHeight]")
+    assert size == [int(v) for v in re.search(r'width="(\d+)" height="(\d+)"',
+                                              answer["svg"]).groups()]
+    links = session.page.locator("#output a").evaluate_all("links => links.map(a => a.href)")
+    assert f"data:image/png;base64,{answer['png']}" in links
+    summary = session.page.inner_text(".handwriting-summary")
+    assert summary.startswith("“Hello world” in cursive, bias 2")
+    assert "seed 11 repeats it" in summary
+    if SCREENSHOTS:
+        save_screenshot(session.page.screenshot(), Path(SCREENSHOTS) / "write.png")
 
 
 def test_an_analogy_runs_from_its_options(session, zoo_server):

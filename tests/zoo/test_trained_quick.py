@@ -18,6 +18,7 @@ from google.protobuf import text_format
 from contract.protocol import model_config_pb2
 from toolchain import zoo
 from toolchain.datasets.digits import FASHION_MNIST_DIR
+from toolchain.datasets.hershey import FONT_FOLDER
 
 TRAINED = sorted(zoo.trainers())
 COMPONENTS = {"shapes_captioner": ["shapes_captioner_decoder"]}
@@ -30,13 +31,15 @@ def declared_tensors(config: str, kind: str) -> list[str]:
 
 def test_every_trained_model_has_a_script():
     assert {"lenet5_mnist", "fashion_cnn", "shapes_segmenter", "shapes_captioner", "easyvqa",
-            "dqn_breakout"} <= set(TRAINED)
+            "dqn_breakout", "hershey_writer"} <= set(TRAINED)
 
 
 @pytest.mark.parametrize("name", TRAINED)
 def test_quick_training_writes_a_loadable_model_folder(name: str, tmp_path: Path):
     if name == "fashion_cnn" and not FASHION_MNIST_DIR.exists():
         pytest.skip("Fashion-MNIST is missing: apt-get install dataset-fashion-mnist")
+    if name == "hershey_writer" and not FONT_FOLDER.is_dir():
+        pytest.skip("the Hershey fonts are missing: apt-get install hershey-fonts-data")
     script = zoo.trainers()[name]
     folder = script.main(tmp_path, quick=True)
 
@@ -56,6 +59,7 @@ def test_quick_training_writes_a_loadable_model_folder(name: str, tmp_path: Path
         card = (model_folder / "MODEL_CARD.md").read_text()
         assert "License" in card and "Verification against PyTorch" in card
     samples = json.loads((tmp_path / "samples" / name / "expected.json").read_text())
-    assert samples["model"] == name and (samples.get("samples") or samples.get("games"))
+    assert samples["model"] == name and (samples.get("samples") or samples.get("games")
+                                          or samples.get("texts"))
     for sample in samples.get("samples", []):
         assert (tmp_path / "samples" / name / sample["image"]).is_file()

@@ -145,6 +145,7 @@ function buildOptions(route) {
     input.type = { integer: "number", number: "number", boolean: "checkbox" }[type] || "text";
     if (type === "number") input.step = "any";
     if (option.name === "question") input.placeholder = "what is the red shape?";
+    if (option.name === "text") input.placeholder = "Hello world";
     field.append(label, input);
     return field;
   }));

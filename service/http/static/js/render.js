@@ -119,6 +119,26 @@ function gameResult(view, result) {
   if (result.animationGif) view.output.append(animation, link);
 }
 
+// A text the handwriting model wrote (write): the SVG drawing, and links to save it
+function handwritingResult(view, result) {
+  const ending = result.finished ? "" : " (stopped at the step limit before the end)";
+  view.output.append(element("p", "handwriting-summary", `“${result.text}” in ` +
+    `${result.style}, bias ${result.bias ?? 0}: ${result.steps ?? 0} pen points${ending}; ` +
+    `seed ${result.seed} repeats it`));
+  if (!result.svg) return;
+  const source = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(result.svg)}`;
+  const drawing = element("img", "image-result handwriting");
+  drawing.src = source;
+  drawing.alt = `“${result.text}” written by the model`;
+  const svgLink = element("a", "", "save the SVG");
+  svgLink.href = source;
+  svgLink.download = `writing-${result.seed}.svg`;
+  const pngLink = element("a", "", "save the PNG");
+  pngLink.href = `data:image/png;base64,${result.png}`;
+  pngLink.download = `writing-${result.seed}.png`;
+  view.output.append(drawing, svgLink, " ", pngLink);
+}
+
 export async function renderResult(result, view) {
   view.legend.replaceChildren();
   view.output.replaceChildren();
@@ -154,8 +174,9 @@ export async function renderResult(result, view) {
   if (result.imagePng) imageResult(view, result);
   if (result.words) view.output.append(bars(result.words, (w) => w.word, "nearest words"));
   if (result.game) gameResult(view, result);
+  if (result.strokes) handwritingResult(view, result);
   const known = ["classMapPng", "detections", "people", "lines", "texts", "classes", "caption",
-    "answers", "segments", "imagePng", "words", "game"];
+    "answers", "segments", "imagePng", "words", "game", "strokes"];
   if (!known.some((field) => field in result)) {
     view.output.append(element("pre", "json", JSON.stringify(result, null, 2)));
   }
