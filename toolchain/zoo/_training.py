@@ -15,6 +15,7 @@ import io
 import logging
 import random
 import shutil
+import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from tqdm import tqdm
 from contract.metadata import ImageInput, ModelMetadata
 from toolchain.datasets.digits import ImageSplit
 from toolchain.model_folder import ModelCard, onnx_facts
+from toolchain.packages import cache_root
 from toolchain.zoo._publish import image_tensor, probabilities_output, publish, write_expected
 
 log = logging.getLogger(__name__)
@@ -351,6 +353,23 @@ def save_class_samples(
         Image.fromarray(images[row, :, :, 0], mode="L").save(folder / image_name)
         samples.append({"image": image_name, "expected": label})
     return write_samples(folder, name, "classification", samples)
+
+
+def cached_run(key: str, quick: bool, run: Callable[[], dict]) -> dict:
+    """The state `run()` returns (weights, history), kept in the toolchain's cache as `key`.pt
+    so a model folder can be written again without training; quick runs are never kept. Adds
+    the minutes the run took to the state's `minutes` (0 when it has none)."""
+    saved = cache_root() / f"{key}.pt"
+    if saved.is_file() and not quick:
+        log.info("the network trained before: %s (delete it to train again)", saved)
+        return torch.load(saved, weights_only=False)
+    start = time.perf_counter()
+    state = run()
+    state["minutes"] = state.get("minutes", 0.0) + (time.perf_counter() - start) / 60
+    if not quick:
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(state, saved)
+    return state
 
 
 def trained_here(name: str, seed: int) -> str:

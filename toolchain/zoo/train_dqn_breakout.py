@@ -41,10 +41,10 @@ from contract.breakout import (
 )
 from contract.metadata import GameAgent, ModelMetadata
 from toolchain.model_folder import ModelCard, TensorSpec
-from toolchain.packages import cache_root
 from toolchain.timing import run_time
 from toolchain.zoo._publish import publish
 from toolchain.zoo._training import (
+    cached_run,
     card_facts,
     export_batched,
     samples_folder,
@@ -306,18 +306,11 @@ def trained(schedule: Schedule, quick: bool) -> tuple[QNetwork, list[dict],
                                                      list[tuple[int, int]], float]:
     """The network trained on `schedule` and its history, and the minutes it took. A full run
     is kept in the toolchain's cache, so the folder can be written again without training."""
-    saved = cache_root() / f"{NAME}-{schedule.frames}-seed{SEED}.pt"
-    if saved.is_file() and not quick:
-        log.info("the network trained before: %s (delete it to train again)", saved)
-        state = torch.load(saved, weights_only=False)
-    else:
-        start = time.perf_counter()
+    def run() -> dict:
         network, evaluations, games = train(schedule)
-        state = {"network": network.state_dict(), "evaluations": evaluations, "games": games,
-                 "minutes": (time.perf_counter() - start) / 60}
-        if not quick:
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(state, saved)
+        return {"network": network.state_dict(), "evaluations": evaluations, "games": games}
+
+    state = cached_run(f"{NAME}-{schedule.frames}-seed{SEED}", quick, run)
     network = QNetwork()
     network.load_state_dict(state["network"])
     return network, state["evaluations"], state["games"], state["minutes"]

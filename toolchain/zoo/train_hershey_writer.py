@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import logging
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +42,14 @@ from toolchain.model_folder import ModelCard, TensorSpec
 from toolchain.packages import cache_root
 from toolchain.timing import run_time
 from toolchain.zoo._publish import json_text, publish
-from toolchain.zoo._training import OPSET, card_facts, samples_folder, seed_everything, trained_here
+from toolchain.zoo._training import (
+    OPSET,
+    cached_run,
+    card_facts,
+    samples_folder,
+    seed_everything,
+    trained_here,
+)
 
 NAME = "hershey_writer"
 DESCRIPTION = ("Graves-style handwriting synthesis (LSTM, soft window on the text, mixture "
@@ -68,16 +74,30 @@ class Size:
 
 @dataclass(frozen=True)
 class Schedule:
+    """Training, then polishing: more batches at the final learning rate, with a fresh Adam
+    and its own seed (added after a first run, so the first phase's cached result stays
+    valid)."""
+
     steps: int = 2_500
     batch_size: int = 128
     learning_rate: float = 2e-3
     final_learning_rate: float = 2e-4
+    polish_steps: int = 800
     max_letters: int = 14
     clip: float = 3.0
     evaluate_every: int = 100
 
 
-QUICK = Schedule(steps=30, batch_size=8, evaluate_every=15)
+@dataclass(frozen=True)
+class Phase:
+    first_batch: int
+    batches: int
+    learning_rate: float
+    final_learning_rate: float
+    seed: int
+
+
+QUICK = Schedule(steps=30, batch_size=8, polish_steps=10, evaluate_every=15)
 
 log = logging.getLogger(__name__)
 
@@ -221,19 +241,27 @@ def batch_loss(writer: Writer, batch: Batch) -> torch.Tensor:
     return per_point.sum() / batch.point_mask.sum()
 
 
-def train(schedule: Schedule, words: list[str], held_out: list[str], quick: bool
-          ) -> tuple[Writer, list[dict]]:
-    rng = seed_everything(SEED)
-    writer = Writer()
-    optimizer = torch.optim.Adam(writer.parameters(), lr=schedule.learning_rate)
-    decay = (schedule.final_learning_rate / schedule.learning_rate) ** (1 / schedule.steps)
+def phases(schedule: Schedule) -> tuple[Phase, Phase]:
+    return (Phase(0, schedule.steps, schedule.learning_rate, schedule.final_learning_rate, SEED),
+            Phase(schedule.steps, schedule.polish_steps, schedule.final_learning_rate,
+                  schedule.final_learning_rate, SEED + 10))
+
+
+def train(phase: Phase, schedule: Schedule, words: list[str], held_out: list[str], quick: bool,
+          writer: Writer | None = None) -> tuple[Writer, list[dict]]:
+    """One phase of training, from a fresh network or from `writer`."""
+    rng = seed_everything(phase.seed)
+    writer = writer or Writer()
+    optimizer = torch.optim.Adam(writer.parameters(), lr=phase.learning_rate)
+    decay = (phase.final_learning_rate / phase.learning_rate) ** (1 / phase.batches)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, decay)
     check_rng = np.random.default_rng(SEED + 1)
     check = make_batch([random_text(held_out, check_rng, schedule.max_letters)
                         for _ in range(64)], [i % len(STYLES) for i in range(64)], check_rng)
     history: list[dict] = []
-    progress = tqdm(range(1, schedule.steps + 1), desc=f"training {NAME}", unit="batch",
-                    mininterval=5, smoothing=0.05)
+    last = phase.first_batch + phase.batches
+    progress = tqdm(range(phase.first_batch + 1, last + 1), desc=f"training {NAME}",
+                    unit="batch", mininterval=5, smoothing=0.05)
     recent: list[float] = []
     for step in progress:
         texts = [random_text(words, rng, schedule.max_letters)
@@ -246,7 +274,7 @@ def train(schedule: Schedule, words: list[str], held_out: list[str], quick: bool
         optimizer.step()
         scheduler.step()
         recent = (recent + [float(loss.detach())])[-100:]
-        if step % schedule.evaluate_every == 0 or step == schedule.steps:
+        if step % schedule.evaluate_every == 0 or step == last:
             with torch.no_grad():
                 held = float(batch_loss(writer, check))
             history.append({"batch": step, "training_nll": round(float(np.mean(recent)), 3),
@@ -469,23 +497,28 @@ def learning_curve_png(history: list[dict]) -> bytes:
 
 def trained(schedule: Schedule, quick: bool, words: list[str], held_out: list[str]
             ) -> tuple[Writer, list[dict], float]:
-    """The network trained on `schedule` and its history; a full run is cached like the other
-    trained models, so the folder can be written again without training."""
-    saved = cache_root() / f"{NAME}-{schedule.steps}-seed{SEED}.pt"
-    if saved.is_file() and not quick:
-        log.info("the network trained before: %s (delete it to train again)", saved)
-        state = torch.load(saved, weights_only=False)
-    else:
-        start = time.perf_counter()
-        writer, history = train(schedule, words, held_out, quick)
-        state = {"writer": writer.state_dict(), "history": history,
-                 "minutes": (time.perf_counter() - start) / 60}
-        if not quick:
-            saved.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(state, saved)
+    """The network trained and polished on `schedule`, its history and the minutes it took;
+    each phase of a full run is cached like the other trained models, so the folder can be
+    written again without training."""
+    state: dict = {"writer": None, "history": [], "minutes": 0.0}
+    for phase, key in zip(phases(schedule), (f"{schedule.steps}",
+                                             f"{schedule.steps}+{schedule.polish_steps}"),
+                          strict=True):
+        def run(before: dict = state, phase: Phase = phase) -> dict:
+            writer, history = train(phase, schedule, words, held_out, quick,
+                                    writer_of(before["writer"]))
+            return {"writer": writer.state_dict(), "history": before["history"] + history,
+                    "minutes": before["minutes"]}
+        state = cached_run(f"{NAME}-{key}-seed{SEED}", quick, run)
+    return writer_of(state["writer"]), state["history"], state["minutes"]
+
+
+def writer_of(weights: dict | None) -> Writer | None:
+    if weights is None:
+        return None
     writer = Writer()
-    writer.load_state_dict(state["writer"])
-    return writer, state["history"], state["minutes"]
+    writer.load_state_dict(weights)
+    return writer
 
 
 def sample_texts(held_out: list[str]) -> list[str]:
@@ -502,7 +535,8 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     model = export(writer)
     session = session_of(model)
     verification = verify(writer, session, held_out)
-    metrics = {"batches": schedule.steps, "batch_size": schedule.batch_size,
+    metrics = {"batches": schedule.steps + schedule.polish_steps,
+               "batch_size": schedule.batch_size,
                "training_minutes": round(minutes, 1), "history": history,
                "held_out_words": len(held_out),
                "held_out_nll_per_point": round(held_out_nll(session, held_out,
@@ -565,9 +599,10 @@ def model_card(model: onnx.ModelProto, metrics: dict, schedule: Schedule,
         license="Apache-2.0 (the project's). Training data: the Hershey fonts of Debian's "
         "hershey-fonts-data (the Hershey fonts' own permissive terms: use and redistribution "
         "allowed, with credit to the U.S. National Bureau of Standards).",
-        training=f"{schedule.steps:,} batches of {schedule.batch_size} texts "
-        f"({metrics['training_minutes']} minutes on one CPU thread), Adam lr "
-        f"{schedule.learning_rate} decaying to {schedule.final_learning_rate}, gradient norm "
+        training=f"{schedule.steps:,} batches of {schedule.batch_size} texts, Adam lr "
+        f"{schedule.learning_rate} decaying to {schedule.final_learning_rate}, then "
+        f"{schedule.polish_steps:,} batches at {schedule.final_learning_rate} with a fresh Adam "
+        f"({metrics['training_minutes']} minutes in all on one CPU thread); gradient norm "
         f"clipped at {schedule.clip}. Texts: one or two words from GloVe 6B's 30,000 most "
         "frequent (every tenth word held out), sometimes capitalised or with a number or "
         f"punctuation, at most {schedule.max_letters} characters, written in the fonts "
