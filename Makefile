@@ -123,7 +123,7 @@ demo: install
 
 # Screenshots of the demo page, one per task, for docs/ and the README (a real server, chromium)
 screenshots: install-test system-packages
-	STRIATE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/web/test_page.py -k "every_task or game_runs"
+	STRIATE_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/web/test_page.py -k "every_task or game_runs or handwriting_runs"
 
 protos: install-test
 	$(PY) protos/generate.py

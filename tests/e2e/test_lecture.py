@@ -1,7 +1,7 @@
 """The lecture's other demos against one real server over the real imported models: word
 analogies (glove_6b_50d), painting styles (style_transfer_26, style_transfer_arbitrary),
-super-resolution (esrgan_slim_x2, esrgan_slim_x4), DeepDream (deepdream_mobilenet_v2) and the
-game agent (dqn_breakout)."""
+super-resolution (esrgan_slim_x2, esrgan_slim_x4), DeepDream (deepdream_mobilenet_v2), the
+game agent (dqn_breakout) and handwriting (hershey_writer)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -28,6 +30,7 @@ from clients import (
     ClientError,
     Dreamed,
     Game,
+    Handwriting,
     StreamItem,
     Stylized,
     TaskProgress,
@@ -40,7 +43,8 @@ from tests.support.server import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "exported_models"
-MODELS = ("glove_6b_50d", "style_transfer_26", "esrgan_slim_x2", "esrgan_slim_x4", "dqn_breakout")
+MODELS = ("glove_6b_50d", "style_transfer_26", "esrgan_slim_x2", "esrgan_slim_x4", "dqn_breakout",
+          "hershey_writer")
 PAINTING_MODELS = ("style_transfer_arbitrary", "style_predictor")  # make style-model
 DREAM_MODEL = "deepdream_mobilenet_v2"  # make dream-model
 SAMPLES = ZOO / "samples" / "style_transfer_26"
@@ -77,6 +81,17 @@ def _http(server, path: str) -> tuple[int, dict]:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def assert_refused(call: Callable[[], object], words: str) -> None:
+    """The call fails with NOT_FOUND (a model named no_such_...) or else INVALID_ARGUMENT, and
+    its message says `words`."""
+    with pytest.raises(ClientError) as caught:
+        call()
+    expected = grpc.StatusCode.NOT_FOUND if "no_such" in words else \
+        grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.code == expected
+    assert words in caught.value.message
 
 
 def test_king_minus_man_plus_woman_is_queen_in_the_top_3(client):
@@ -478,12 +493,7 @@ def test_a_fresh_game_says_its_seed_and_exploration_changes_the_play(client):
     ({"model": "no_such_agent"}, "no_such_agent"),
 ])
 def test_bad_play_requests_are_answered_and_the_server_goes_on(client, options, words):
-    with pytest.raises(ClientError) as caught:
-        client.play(**options)
-    expected = grpc.StatusCode.NOT_FOUND if "no_such" in words else \
-        grpc.StatusCode.INVALID_ARGUMENT
-    assert caught.value.code == expected
-    assert words in caught.value.message
+    assert_refused(lambda: client.play(**options), words)
     assert client.play(seed=3, max_frames=5, animation=False).frames == 5
 
 
@@ -541,3 +551,106 @@ def test_a_streamed_game_reports_its_frames_and_none_unasked(client):
     unasked = StreamItem("g", "play", b"", options={"seed": 5, "max_frames": 350,
                                                      "no_animation": True})
     assert [outcome for _, outcome in client.stream([unasked])] == [game]
+
+
+# --- handwriting ---
+
+WRITER_SAMPLES = json.loads((ZOO / "samples" / "hershey_writer" / "expected.json").read_text())
+STYLES = ["cursive", "futural", "rowmans", "timesi"]
+
+
+def points(result: Handwriting) -> np.ndarray:
+    return np.array([point for stroke in result.strokes for point in stroke])
+
+
+def width(result: Handwriting) -> float:
+    return float(np.ptp(points(result)[:, 0]))
+
+
+@pytest.mark.parametrize("entry", WRITER_SAMPLES["texts"], ids=lambda entry: entry["style"])
+def test_held_out_words_are_written_to_the_end_in_each_style(client, entry):
+    result = client.write(entry["text"], style=entry["style"], bias=entry["bias"],
+                          seed=entry["seed"])
+    assert result.model == "hershey_writer" and result.styles == STYLES
+    assert (result.text, result.style, result.seed) == (entry["text"], entry["style"],
+                                                        entry["seed"])
+    assert result.finished
+    assert entry["font_points"] / 2 <= result.steps <= entry["font_points"] * 2
+    ink = np.asarray(Image.open(io.BytesIO(result.png)).convert("L")) < 128
+    assert 0.01 < ink.mean() < 0.5  # lines on paper, not a blank or a blot
+
+
+def test_a_longer_text_is_written_wider(client):
+    widths = [width(client.write(text, bias=2.0, seed=3, drawing=False))
+              for text in ("on", "on the", "on the other side")]
+    assert widths[0] < widths[1] < widths[2]
+
+
+def test_a_seed_repeats_its_writing_and_bias_makes_it_neater(client):
+    loose = [client.write("Striate", bias=0.0, seed=seed, drawing=False) for seed in range(1, 6)]
+    assert client.write("Striate", bias=0.0, seed=1, drawing=False) == loose[0]
+    assert len({tuple(map(tuple, points(w))) for w in loose}) == len(loose)
+    neat = [client.write("Striate", bias=4.0, seed=seed, drawing=False) for seed in range(1, 6)]
+    # neater: the seeds' writings nearly agree in width, where unbiased draws vary
+    assert np.std([width(w) for w in neat]) < np.std([width(w) for w in loose]) / 2
+    assert client.write("Striate", seed=1, drawing=False).bias == 0.5  # the model's default
+
+
+def test_each_font_writes_differently(client):
+    # futural and rowmans hold the same letters in the Hershey data: one of them stands for both
+    fonts = ["cursive", "futural", "timesi"]
+    written = [client.write("Hello", style=style, bias=2.0, seed=8, drawing=False)
+               for style in fonts]
+    assert [w.style for w in written] == fonts
+    assert len({tuple(map(tuple, points(w).round(2))) for w in written}) == len(fonts)
+    assert client.write("Hello", bias=2.0, seed=8, drawing=False) == written[0]  # the first
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"text": ""}, "text is empty"),
+    ({"text": "naïve"}, "cannot write 'ï'"),
+    ({"text": "a" * 81}, "at most 80"),
+    ({"text": "hi", "style": "gothic"}, "unknown style 'gothic'; the model's styles: cursive"),
+    ({"text": "hi", "bias": 11.0}, "bias is a neatness from 0 to 10"),
+    ({"text": "hi", "bias": -1.0}, "bias is a neatness from 0 to 10"),
+    ({"text": "hi", "model": "glove_6b_50d"}, "glove_6b_50d"),
+    ({"text": "hi", "model": "no_such_writer"}, "no_such_writer"),
+])
+def test_bad_write_requests_are_answered_and_the_server_goes_on(client, options, words):
+    assert_refused(lambda: client.write(**options), words)
+    assert client.write("ok", seed=1, drawing=False).strokes
+
+
+def test_write_over_the_stream_async_http_and_cli(server, client, tmp_path):
+    asked = StreamItem("a", "write", b"", options={"text": "Hello", "seed": 5}, progress=True)
+    wrong = StreamItem("b", "write", b"", options={"text": "Hello", "style": "gothic"})
+    outcomes = list(client.stream([asked, wrong]))
+    *reports, writing = [outcome for key, outcome in outcomes if key == "a"]
+    assert isinstance(writing, Handwriting) and writing == client.write("Hello", seed=5)
+    letters = len("Hello ")
+    assert [(p.done, p.total, p.unit) for p in reports] == \
+        [(n, 40 * letters, "pen points") for n in range(50, writing.steps + 1, 50)]
+    failed = [outcome for key, outcome in outcomes if key == "b"]
+    assert len(failed) == 1 and isinstance(failed[0], ClientError)
+
+    async def write_async() -> Handwriting:
+        async with AsyncClient(server.grpc_url) as async_client:
+            return await async_client.write("Hello", seed=5)
+    assert asyncio.run(write_async()) == writing
+
+    status, body = _http(server, "/tasks/write?text=Hello&seed=5")
+    assert status == 200 and body["seed"] == 5 and body["steps"] == writing.steps
+    assert body["svg"] == writing.svg
+    np.testing.assert_allclose([x for s in body["strokes"] for x in s["x"]],
+                               points(writing)[:, 0], rtol=1e-6)
+    status, body = _http(server, "/tasks/write?text=Hello&bias=12")
+    assert status == 400 and "bias" in body["error"]
+
+    png, svg = tmp_path / "hello.png", tmp_path / "hello.svg"
+    stdout = run_cli(server, "write", "Hello", "--seed", "5", "--out", str(png))
+    assert "'Hello' written in cursive, bias 0.5" in stdout and "seed 5 repeats it" in stdout
+    run_cli(server, "write", "Hello", "--seed", "5", "--out", str(svg))
+    drawing = ElementTree.parse(svg).getroot()
+    lines = drawing.findall(".//{http://www.w3.org/2000/svg}polyline")
+    assert len(lines) == len(writing.strokes)
+    assert Image.open(png).size == (int(drawing.get("width")), int(drawing.get("height")))

@@ -323,7 +323,7 @@ def test_handwriting_runs_from_its_options_and_shows_the_drawing(session, zoo_se
     if "hershey_writer" not in served_models(zoo_server):
         pytest.skip("hershey_writer is not in the repository")
     session.open("write")
-    options = {"text": "Hello world", "style": "cursive", "bias": "2", "seed": "11"}
+    options = {"text": "hello world", "style": "cursive", "bias": "2", "seed": "7"}
     run_without_file(session, options)
     answer = answer_without_file(zoo_server, "write", options)
     drawing = "#output img.handwriting"
@@ -334,8 +334,8 @@ def test_handwriting_runs_from_its_options_and_shows_the_drawing(session, zoo_se
     links = session.page.locator("#output a").evaluate_all("links => links.map(a => a.href)")
     assert f"data:image/png;base64,{answer['png']}" in links
     summary = session.page.inner_text(".handwriting-summary")
-    assert summary.startswith("“Hello world” in cursive, bias 2")
-    assert "seed 11 repeats it" in summary
+    assert summary.startswith("“hello world” in cursive, bias 2")
+    assert "seed 7 repeats it" in summary
     if SCREENSHOTS:
         save_screenshot(session.page.screenshot(), Path(SCREENSHOTS) / "write.png")
 

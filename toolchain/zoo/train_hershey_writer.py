@@ -2,9 +2,10 @@
 
 The lecture's handwriting demo is Graves's network: an LSTM that writes pen offsets while a
 soft window slides along the text it was asked to write, and a mixture density output from
-which each next pen position is drawn. Here the network is small enough to train in under an
-hour on one CPU thread and to ship in git: one LSTM layer of 144 units (Graves used three of
-400), a window of 10 Gaussians over learned letter embeddings, and 20 bivariate Gaussians.
+which each next pen position is drawn. Here the network is small enough to train in about an
+hour and a half on one CPU thread and to ship in git: one LSTM layer of 144 units (Graves used
+three of 400), a window of 10 Gaussians over learned letter embeddings, and 20 bivariate
+Gaussians.
 The style is a font: its one-hot code is an input of every step.
 
 It learned from typeset stroke fonts (Debian's hershey-fonts-data), not from people's
@@ -58,7 +59,10 @@ SEED = 1879
 UNIT = 4.0  # font units per model unit: pen offsets mostly within +-3
 WORD_SOURCE = Path(__file__).resolve().parents[2] / "exported_models/glove_6b_50d/vocabulary.txt"
 HELD_OUT_EVERY = 10  # every tenth word of the list is kept for evaluation
-STYLES = ("cursive", "futural", "rowmans", "timesi")  # Hershey fonts: script, sans, roman, italic
+# Hershey fonts: script, sans, roman, italic. futural and rowmans turned out to hold the same
+# letters and digits (they differ in a few punctuation marks), so they write alike; the shipped
+# model was trained on these four, and a new run would do better with another fourth font.
+STYLES = ("cursive", "futural", "rowmans", "timesi")
 # the space first: the served metadata's alphabet leaves it out (it is index 0)
 ALPHABET = " abcdefghijklmnopqrstuvwxyz" "ABCDEFGHIJKLMNOPQRSTUVWXYZ" "0123456789" ".,'!?-"
 END_PADDING = " "  # every text ends with a space; the window reaching it ends the writing
@@ -150,7 +154,13 @@ def split_mixture(raw: torch.Tensor, mixtures: int) -> tuple[torch.Tensor, ...]:
 
 def point_loss(raw: torch.Tensor, target: torch.Tensor, mixtures: int) -> torch.Tensor:
     """Negative log-likelihood of each target point [N] under the step's mixture (nats)."""
-    lift, weights, means, log_scales, rho = split_mixture(raw, mixtures)
+    return mixture_loss(*split_mixture(raw, mixtures), target)
+
+
+def mixture_loss(lift: torch.Tensor, weights: torch.Tensor, means: torch.Tensor,
+                 log_scales: torch.Tensor, rho: torch.Tensor, target: torch.Tensor
+                 ) -> torch.Tensor:
+    """point_loss from the mixture's parts (`lift` a logit)."""
     d = (target[:, None, :2] - means) / torch.exp(log_scales)
     one_minus = 1 - rho**2
     z = d[..., 0] ** 2 + d[..., 1] ** 2 - 2 * rho * d[..., 0] * d[..., 1]
@@ -411,13 +421,12 @@ def held_out_nll(session: ort.InferenceSession, words: list[str], count: int) ->
 
 
 def nll_of_outputs(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-    """point_loss from the graph's named outputs (lift already a probability)."""
+    """point_loss from the graph's named outputs (lift a probability, which float32 may round
+    to 0 or 1: kept a hair inside)."""
     lift, weights, means, log_scales, rho = outputs
-    lift = lift.reshape(-1)
-    logit = torch.log(lift) - torch.log1p(-lift)
-    raw_rho = torch.atanh(rho / 0.999)
-    raw = torch.cat([logit[:, None], weights, means.flatten(1), log_scales.flatten(1), raw_rho], 1)
-    return point_loss(raw, target, weights.shape[1])[0]
+    lift = lift.reshape(-1).double().clamp(1e-7, 1 - 1e-7)
+    logit = (torch.log(lift) - torch.log1p(-lift)).float()
+    return mixture_loss(logit, weights, means, log_scales, rho, target)[0]
 
 
 def write_with(session: ort.InferenceSession, text: str, style: int, bias: float,
@@ -484,6 +493,8 @@ def learning_curve_png(history: list[dict]) -> bytes:
     for value in range(low, high + 1):
         draw.line([point(0, value), point(last, value)], fill=(225, 225, 225))
         draw.text((point(0, value)[0] - 24, point(0, value)[1] - 6), f"{value:>3}", fill="black")
+    for batch in range(0, last + 1, 500):
+        draw.text((point(batch, low)[0] - 10, height - margin + 4), f"{batch:,}", fill="black")
     draw.text((margin, 8), "negative log-likelihood per pen point (nats) against training "
               "batches", fill="black")
     for key, colour in (("training_nll", (70, 130, 180)), ("held_out_nll", (200, 60, 40))):
@@ -596,9 +607,11 @@ def model_card(model: onnx.ModelProto, metrics: dict, schedule: Schedule,
         f"{size.hidden} units, a window of {size.window} Gaussians over {size.embedding}-d "
         f"letter embeddings, {size.mixtures} mixture components); weights "
         + trained_here(NAME, SEED),
-        license="Apache-2.0 (the project's). Training data: the Hershey fonts of Debian's "
-        "hershey-fonts-data (the Hershey fonts' own permissive terms: use and redistribution "
-        "allowed, with credit to the U.S. National Bureau of Standards).",
+        license="Apache-2.0 (the project's). Training data: the .jhf fonts of Debian's "
+        "hershey-fonts-data, under the Hershey license (any use, with its acknowledgements: "
+        "the Hershey Fonts were originally created by Dr. A. V. Hershey while working at the "
+        "U. S. National Bureau of Standards; the format of the font data was originally "
+        "created by James Hurt, Cognition, Inc.).",
         training=f"{schedule.steps:,} batches of {schedule.batch_size} texts, Adam lr "
         f"{schedule.learning_rate} decaying to {schedule.final_learning_rate}, then "
         f"{schedule.polish_steps:,} batches at {schedule.final_learning_rate} with a fresh Adam "
@@ -622,7 +635,10 @@ def model_card(model: onnx.ModelProto, metrics: dict, schedule: Schedule,
         verification=verification,
         notes="It learned from typeset stroke fonts, not from people's handwriting: its "
         "letters imitate four Hershey fonts (made a little irregular while training), and a "
-        "style is one of those fonts. Graves trained on the IAM On-Line Handwriting Database "
+        "style is one of those fonts. Two of them, futural and rowmans, hold the same letters "
+        "and digits in the Hershey data (they differ in a few punctuation marks), so those two "
+        "styles write alike. timesi, the most intricate font (about 28 pen points a letter), "
+        "is written least well. Graves trained on the IAM On-Line Handwriting Database "
         "(pen recordings of 221 writers), which no package reachable here ships. Characters "
         f"it can write: {ALPHABET!r}.",
     )
