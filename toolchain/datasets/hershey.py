@@ -12,12 +12,14 @@ model learns a distribution of writing rather than one fixed drawing per letter.
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+FONT_PACKAGE = "hershey-fonts-data"
 FONT_FOLDER = Path("/usr/share/hershey-fonts")
 FIRST_CHARACTER = 32  # the ASCII fonts start at the space
 PEN_UP = " R"  # between two strokes of a glyph
@@ -65,13 +67,23 @@ def parse_glyphs(text: str) -> list[Glyph]:
     return glyphs
 
 
+def package_version() -> str:
+    """The installed version of Debian's font package (for model cards), or "unknown"."""
+    try:
+        done = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", FONT_PACKAGE],
+                              capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
 @cache
 def font(name: str) -> dict[str, Glyph]:
     """The glyphs of an ASCII Hershey font by character."""
     path = FONT_FOLDER / f"{name}.jhf"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: install the Hershey fonts with "
-                                "`apt-get install hershey-fonts-data` (make system-packages)")
+                                f"`apt-get install {FONT_PACKAGE}` (make system-packages)")
     glyphs = parse_glyphs(path.read_text(encoding="ascii"))
     return {chr(FIRST_CHARACTER + i): glyph for i, glyph in enumerate(glyphs)}
 

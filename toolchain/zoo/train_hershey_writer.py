@@ -38,7 +38,13 @@ from tqdm import tqdm
 
 from contract.handwriting import next_offset, text_done
 from contract.metadata import ModelMetadata, PenWriter
-from toolchain.datasets.hershey import pen_offsets, strokes_of, wobble
+from toolchain.datasets.hershey import (
+    FONT_PACKAGE,
+    package_version,
+    pen_offsets,
+    strokes_of,
+    wobble,
+)
 from toolchain.model_folder import ModelCard, TensorSpec
 from toolchain.packages import cache_root
 from toolchain.timing import run_time
@@ -608,10 +614,10 @@ def model_card(model: onnx.ModelProto, metrics: dict, schedule: Schedule,
         f"letter embeddings, {size.mixtures} mixture components); weights "
         + trained_here(NAME, SEED),
         license="Apache-2.0 (the project's). Training data: the .jhf fonts of Debian's "
-        "hershey-fonts-data, under the Hershey license (any use, with its acknowledgements: "
-        "the Hershey Fonts were originally created by Dr. A. V. Hershey while working at the "
-        "U. S. National Bureau of Standards; the format of the font data was originally "
-        "created by James Hurt, Cognition, Inc.).",
+        f"{FONT_PACKAGE} {package_version()}, under the Hershey license (any use, with its "
+        "acknowledgements: the Hershey Fonts were originally created by Dr. A. V. Hershey "
+        "while working at the U. S. National Bureau of Standards; the format of the font data "
+        "was originally created by James Hurt, Cognition, Inc.).",
         training=f"{schedule.steps:,} batches of {schedule.batch_size} texts, Adam lr "
         f"{schedule.learning_rate} decaying to {schedule.final_learning_rate}, then "
         f"{schedule.polish_steps:,} batches at {schedule.final_learning_rate} with a fresh Adam "
