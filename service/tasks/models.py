@@ -1,8 +1,10 @@
-"""Finding the model for a task, its files and labels, and running it one item at a time."""
+"""Finding the model for a task, its files and labels, running it one item at a time, and
+the seed of a request's random draws."""
 
 from __future__ import annotations
 
 import functools
+import secrets
 from pathlib import Path
 
 import numpy as np
@@ -102,3 +104,9 @@ async def infer_one(core: InferenceCore, model: LoadedModel, inputs: dict[str, n
     if batched:
         result = {name: array[0] for name, array in result.items()}
     return result
+
+
+def request_seed(seed: int) -> int:
+    """The request's seed, or a fresh one for 0 (1 to 2**31 - 1: it fits every API's
+    integers, so an answer can say it and a caller can send it back)."""
+    return seed or 1 + secrets.randbelow(2**31 - 1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ from contract.metadata import GameAgent
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
-from .models import infer_one, resolve_model
+from .models import infer_one, request_seed, resolve_model
 from .progress import Progress, no_progress
 
 TASK = "play"
@@ -80,7 +79,7 @@ async def play(core: InferenceCore, model: LoadedModel, options: PlayOptions,
     `progress` hears of every hundredth frame (of at most max_frames)."""
     section = model.metadata.section(GameAgent)
     max_frames, exploration = _settings(section, options)
-    seed = options.seed or 1 + secrets.randbelow(2**31 - 1)  # fits every API's integers
+    seed = request_seed(options.seed)
     game, explore = seeded_game(seed, options.sticky_actions)
     boards, scores, actions = [game.observation()], [0], bytearray()
     while len(actions) < max_frames and not game.over:

@@ -12,7 +12,6 @@ pictures.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +22,7 @@ from contract.metadata import PenWriter
 from ..core import InferenceCore
 from ..errors import InvalidInput
 from ..repository import LoadedModel
-from .models import infer_one, input_dims, resolve_model
+from .models import infer_one, input_dims, request_seed, resolve_model
 from .progress import Progress, no_progress
 
 TASK = "write"
@@ -85,8 +84,7 @@ def _letters(section: PenWriter, text: str) -> np.ndarray:
     return np.array([alphabet.index(c) for c in text + CLOSING], np.int64)
 
 
-def _style_index(section: PenWriter, style: str) -> int:
-    styles = styles_of(section)
+def _style_index(styles: tuple[str, ...], style: str) -> int:
     if not style:
         return 0
     if style not in styles:
@@ -107,9 +105,10 @@ async def write(core: InferenceCore, model: LoadedModel, text: str, options: Wri
     every fiftieth pen point (of at most the step limit)."""
     section = model.metadata.section(PenWriter)
     letters = _letters(section, text)
-    style = _style_index(section, options.style)
+    styles = styles_of(section)
+    style = _style_index(styles, options.style)
     bias = _bias(section, options.bias)
-    seed = options.seed or 1 + secrets.randbelow(2**31 - 1)  # fits every API's integers
+    seed = request_seed(options.seed)
     rng = np.random.default_rng(seed)
     state = {name: np.zeros(input_dims(model, name), np.float32) for name in STATE}
     pen = np.array([0, 0, 1], np.float32)  # the pen starts lifted at the origin
@@ -131,5 +130,5 @@ async def write(core: InferenceCore, model: LoadedModel, text: str, options: Wri
     svg, png = ("", b"")
     if options.drawing:
         svg, png = svg_of(strokes), await asyncio.to_thread(png_of, strokes)
-    return Handwriting(text, styles_of(section)[style], bias, seed, strokes, len(offsets),
-                       finished, svg, png, styles_of(section), alphabet_of(section))
+    return Handwriting(text, styles[style], bias, seed, strokes, len(offsets), finished, svg,
+                       png, styles, alphabet_of(section))

@@ -87,7 +87,7 @@ def test_http_answers_what_grpc_answers_on_the_samples(zoo_server, stub, case):
         data = case.path.read_bytes()
         request = grpc_request(kind, data, model=case.model, **case.options)
         status, body, headers = post_file(url, data, case.path.name, fields)
-    else:  # a game: the seed is the input
+    else:  # a game or a text: the options are the input
         request = type(getattr(pb.TaskRequest(), kind))(model=case.model, **case.options)
         status, body, headers = post_options(url, fields)
     expected = as_json(grpc_call(stub, kind, request))

@@ -81,6 +81,12 @@ class Size:
     window: int = 10  # Gaussians of the attention window
     mixtures: int = 20
 
+    @property
+    def state_lengths(self) -> tuple[int, int, int, int]:
+        """The recurrent state's parts: hidden, cell, kappa (a position per window Gaussian)
+        and the window (a letter embedding)."""
+        return (self.hidden, self.hidden, self.window, self.embedding)
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -144,9 +150,7 @@ class Writer(nn.Module):
         return raw, hidden, cell, kappa, window, phi
 
     def initial_state(self, batch: int) -> tuple[torch.Tensor, ...]:
-        zeros = torch.zeros
-        return (zeros(batch, self.size.hidden), zeros(batch, self.size.hidden),
-                zeros(batch, self.size.window), zeros(batch, self.size.embedding))
+        return tuple(torch.zeros(batch, n) for n in self.size.state_lengths)
 
 
 def split_mixture(raw: torch.Tensor, mixtures: int) -> tuple[torch.Tensor, ...]:
@@ -327,6 +331,17 @@ class ServedStep(nn.Module):
 INPUTS = ["pen", "style", "letters", "hidden", "cell", "kappa", "window"]
 OUTPUTS = ["lift", "weight_logits", "means", "log_scales", "correlations", "attention",
            "hidden_out", "cell_out", "kappa_out", "window_out"]
+STATE = INPUTS[3:]  # the recurrent inputs; the graph returns each again as <name>_out
+
+
+def start_state() -> dict[str, np.ndarray]:
+    """The served graph's recurrent inputs at the start of a text (batch 1): zeros."""
+    return {name: np.zeros((1, n), np.float32)
+            for name, n in zip(STATE, Size().state_lengths, strict=True)}
+
+
+def next_state(outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: outputs[name + "_out"] for name in STATE}
 
 
 def export(writer: Writer) -> onnx.ModelProto:
@@ -393,9 +408,8 @@ def verify(writer: Writer, session: ort.InferenceSession, words: list[str]) -> l
             embedded = rounded.letters(letters)
             for t in range(batch.inputs.shape[1]):
                 feeds = {"pen": batch.inputs[:, t].numpy(), "style": np.array([[style]]),
-                         "letters": letters.numpy(), "hidden": state[0].numpy(),
-                         "cell": state[1].numpy(), "kappa": state[2].numpy(),
-                         "window": state[3].numpy()}
+                         "letters": letters.numpy(),
+                         **{name: part.numpy() for name, part in zip(STATE, state, strict=True)}}
                 got = session.run(None, feeds)
                 raw, *state, _ = rounded.step(batch.inputs[:, t], batch.styles, *state, embedded)
                 expected = [t.numpy() for t in split_mixture(raw, rounded.size.mixtures)]
@@ -414,15 +428,13 @@ def held_out_nll(session: ort.InferenceSession, words: list[str], count: int) ->
     for i, word in enumerate(words[:count]):
         batch = make_batch([word], [i % len(STYLES)], rng)
         feeds = {"style": np.array([[i % len(STYLES)]]), "letters": batch.letters.numpy()}
-        state = [np.zeros((1, n), np.float32) for n in (Size.hidden, Size.hidden, Size.window,
-                                                        Size.embedding)]
+        state = start_state()
         for t in range(batch.inputs.shape[1]):
-            out = session.run(None, {**feeds, "pen": batch.inputs[:, t].numpy(),
-                                     **dict(zip(INPUTS[3:], state, strict=True))})
+            out = session.run(None, {**feeds, **state, "pen": batch.inputs[:, t].numpy()})
             torch_out = [torch.from_numpy(o) for o in out[:5]]
             total += float(nll_of_outputs(torch_out, batch.targets[:, t]))
             points += 1
-            state = out[6:]
+            state = next_state(dict(zip(OUTPUTS, out, strict=True)))
     return total / points
 
 
@@ -440,18 +452,17 @@ def write_with(session: ort.InferenceSession, text: str, style: int, bias: float
     """The served graph writing `text` as the server loops it (service/tasks/write.py): the
     pen offsets drawn, and whether the window reached the closing space."""
     letters = np.array([letter_indices(text)], np.int64)
-    state = [np.zeros((1, n), np.float32) for n in (Size.hidden, Size.hidden, Size.window,
-                                                    Size.embedding)]
+    state = start_state()
     pen = np.array([[0, 0, 1]], np.float32)
     offsets: list[np.ndarray] = []
     while len(offsets) < steps_per_letter * letters.shape[1]:
         out = session.run(None, {"pen": pen, "style": np.array([[style]]), "letters": letters,
-                                 **dict(zip(INPUTS[3:], state, strict=True))})
+                                 **state})
         step = dict(zip(OUTPUTS, out, strict=True))
         if text_done(step["attention"]):
             return offsets, True
         offsets.append(next_offset(step, bias, rng))
-        pen, state = offsets[-1][None], out[6:]
+        pen, state = offsets[-1][None], next_state(step)
     return offsets, False
 
 
@@ -476,10 +487,7 @@ def writing_measures(session: ort.InferenceSession, words: list[str], bias: floa
 
 def step_speed_ms(session: ort.InferenceSession) -> float:
     feeds = {"pen": np.zeros((1, 3), np.float32), "style": np.zeros((1, 1), np.int64),
-             "letters": np.zeros((1, 12), np.int64)}
-    feeds.update({name: np.zeros((1, n), np.float32) for name, n in
-                  zip(INPUTS[3:], (Size.hidden, Size.hidden, Size.window, Size.embedding),
-                      strict=True)})
+             "letters": np.zeros((1, 12), np.int64), **start_state()}
     return run_time(session, feeds, runs=500).median_ms
 
 
