@@ -11,10 +11,10 @@ import onnxruntime as ort
 import pytest
 
 from tests.zoo.test_import_tfjs import original_or_skip
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.tfjs import TfjsGraph, read_tfjs, run_tfjs, translate
 from toolchain.tfjs.converter import FOLDERS
 from toolchain.tfjs.reader import Node
-from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo
 from toolchain.zoo import import_movenet
 

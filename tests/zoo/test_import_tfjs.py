@@ -22,10 +22,10 @@ from clients import Client
 from clients.results import ClientError
 from contract.imaging import fit_array
 from tests.support.server import running_server
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.tfjs import read_tfjs, translate
 from toolchain.tfjs.human_models import HumanModelsUnavailable, human_model
 from toolchain.tfjs.reference import TfjsUnavailable, ensure_tfjs, run_tfjs
-from toolchain.tflite import GraphBuilder
 from toolchain.zoo import import_centernet, import_nanodet
 
 ROOT = Path(__file__).resolve().parents[2]

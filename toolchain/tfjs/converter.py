@@ -19,8 +19,8 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.tfjs.reader import Node, TfjsGraph
-from toolchain.tflite.onnx_builder import GraphBuilder
 
 log = logging.getLogger(__name__)
 

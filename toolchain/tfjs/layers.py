@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.tfjs.converter import UnsupportedOperator
 from toolchain.tfjs.reader import read_weights
-from toolchain.tflite import GraphBuilder
 
 Weights = dict[str, np.ndarray]
 LayerTranslator = Callable[[GraphBuilder, Weights, dict, list[str]], str]

@@ -6,11 +6,9 @@ verification, and `mediapipe_file` fetches model files from the MediaPipe wheel.
 """
 
 from toolchain.tflite.converter import UnsupportedOperator, tflite_to_onnx, translate, translates
-from toolchain.tflite.onnx_builder import GraphBuilder
 from toolchain.tflite.reader import TfliteGraph, read_tflite
 
 __all__ = [
-    "GraphBuilder",
     "TfliteGraph",
     "UnsupportedOperator",
     "read_tflite",

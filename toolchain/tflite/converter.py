@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import onnx
 
-from toolchain.tflite.onnx_builder import GraphBuilder
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.tflite.reader import Operator, TfliteGraph
 
 log = logging.getLogger(__name__)

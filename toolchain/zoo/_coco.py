@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolchain.tflite import GraphBuilder
+from toolchain.onnx_builder import GraphBuilder
 
 
 def coco_labels() -> list[str]:

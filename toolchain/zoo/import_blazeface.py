@@ -20,7 +20,8 @@ import onnxruntime as ort
 from contract.imaging import fit_array
 from contract.metadata import DetectionThresholds, ImageInput, ModelMetadata
 from toolchain.model_folder import ModelCard, onnx_facts
-from toolchain.tflite import GraphBuilder, TfliteGraph, read_tflite, tflite_to_onnx, translate
+from toolchain.onnx_builder import GraphBuilder
+from toolchain.tflite import TfliteGraph, read_tflite, tflite_to_onnx, translate
 from toolchain.tflite.mediapipe import FACE_DETECTION_SHORT_RANGE, LICENSE, mediapipe_file
 from toolchain.tflite.photos import photo, save_sample
 from toolchain.tflite.reference import run_tflite

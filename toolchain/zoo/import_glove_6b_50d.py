@@ -27,8 +27,8 @@ import onnxruntime as ort
 
 from contract.metadata import ModelMetadata, WordVectors
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.packages import pypi_wheel, wheel_member
-from toolchain.tflite import GraphBuilder
 from toolchain.zoo._publish import publish
 
 log = logging.getLogger(__name__)

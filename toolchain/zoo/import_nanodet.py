@@ -23,9 +23,9 @@ import onnxruntime as ort
 from contract.imaging import fit_array
 from contract.metadata import DetectionThresholds, ImageInput, ModelMetadata
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
+from toolchain.onnx_builder import GraphBuilder
 from toolchain.tfjs import TfjsGraph, human_file, human_model, read_tfjs, run_tfjs, translate
 from toolchain.tfjs.human_models import PACKAGE, VERSION
-from toolchain.tflite import GraphBuilder
 from toolchain.tflite.photos import photo, save_sample
 from toolchain.timing import RunTime, run_time
 from toolchain.zoo._coco import coco_labels, iou, nms_outputs, suppress

@@ -19,7 +19,8 @@ import onnxruntime as ort
 from contract.imaging import fit_array
 from contract.metadata import ImageInput, ModelMetadata
 from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts
-from toolchain.tflite import GraphBuilder, TfliteGraph, read_tflite, tflite_to_onnx, translate
+from toolchain.onnx_builder import GraphBuilder
+from toolchain.tflite import TfliteGraph, read_tflite, tflite_to_onnx, translate
 from toolchain.tflite.mediapipe import LICENSE, SELFIE_SEGMENTATION, mediapipe_file
 from toolchain.tflite.photos import photo, save_sample
 from toolchain.tflite.reference import run_tflite
