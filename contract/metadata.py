@@ -58,6 +58,8 @@ class ModelInfo:
     task: str = param("", "the task the model serves; `component`: a part another model names; "
                           "empty: a plain model served through the v2 API only")
     default: bool = param(False, "this model serves its task when a request names none")
+    default_rank: int = param(0, "among several models marked `default` for a task, the "
+                                 "highest rank serves (ties: the first by name)", minimum=0)
     description: str = param("", "one line for ListModels")
 
 
@@ -509,8 +511,8 @@ class ModelMetadata:
         return any(isinstance(s, kind) for s in (self.info, self.runtime, *self.sections))
 
     @classmethod
-    def build(cls, task: str, *sections: Any, default: bool = False, description: str = "",
-              runtime: RuntimeParameters | None = None) -> ModelMetadata:
+    def build(cls, task: str, *sections: Any, default: bool = False, default_rank: int = 0,
+              description: str = "", runtime: RuntimeParameters | None = None) -> ModelMetadata:
         """The metadata of a `task` model (the toolchain's way to write parameters): sections
         not given take their defaults. Raises MetadataError as parsing would."""
         declared = _sections_of(task)
@@ -519,7 +521,8 @@ class ModelMetadata:
         if strange:
             raise MetadataError("task", f"'{task}' has no {', '.join(strange)} metadata; its "
                                         f"sections are {[k.__name__ for k in declared]}")
-        metadata = cls(ModelInfo(task, default, description), runtime or RuntimeParameters(),
+        metadata = cls(ModelInfo(task, default, default_rank, description),
+                       runtime or RuntimeParameters(),
                        tuple(given.get(kind) or kind() for kind in declared))
         metadata.validate()
         return metadata

@@ -28,9 +28,11 @@ def is_default(model: LoadedModel) -> bool:
 
 
 def default_model(models: list[LoadedModel], task: str) -> LoadedModel | None:
-    """The model marked `default: "true"` for the task, else the first by name, else None."""
+    """The model marked `default: "true"` for the task (the highest `default_rank` when several
+    are), else the first by name, else None."""
     candidates = sorted((m for m in models if task_of(m) == task), key=lambda m: m.name)
-    marked = [m for m in candidates if is_default(m)]
+    marked = sorted((m for m in candidates if is_default(m)),
+                    key=lambda m: -m.metadata.info.default_rank)
     return next(iter(marked or candidates), None)
 
 

@@ -241,9 +241,9 @@ def _card(model, graph, raw_rows, detection_rows, expected, timing: RunTime) -> 
             f"instead. Per-class NMS in the graph (IoU {NMS_IOU}, scores >= "
             f"{GRAPH_SCORE_FLOOR}); the server's default threshold is {SCORE_THRESHOLD}.\n"
             "- Not good for: small objects, crowds, anything outside COCO's 80 classes; it "
-            "confuses a cup on a saucer with a dining table at times. `centernet_coco` is the "
-            "default detector (higher scores on the sample photos); COCO mAP is not measured "
-            "here (no COCO offline)."
+            "confuses a cup on a saucer with a dining table at times. `yolo11n_coco` is the "
+            "default detector once built, `centernet_coco` without it (both score higher on "
+            "the sample photos); COCO mAP is not measured here (no COCO offline)."
         ),
     ).render()
     ops = ", ".join(f"{op} x{count}" for op, count in sorted(graph.op_counts.items()))
