@@ -252,13 +252,13 @@ def config_text(config: mc.ModelConfig) -> str:
         if descriptor.message_type is not None and descriptor.message_type.GetOptions().map_entry:
             items = [{key: value[key]} for key in sorted(value, key=lambda k: (k != "task", k))]
         else:
-            items = list(value) if descriptor.label == descriptor.LABEL_REPEATED else [value]
+            items = list(value) if descriptor.is_repeated else [value]
         for item in items:
             single = mc.ModelConfig()
             if isinstance(item, dict):
                 for key, entry in item.items():
                     single.parameters[key].CopyFrom(entry)
-            elif descriptor.label == descriptor.LABEL_REPEATED:
+            elif descriptor.is_repeated:
                 getattr(single, descriptor.name).append(item)
             elif descriptor.message_type is not None:
                 getattr(single, descriptor.name).CopyFrom(item)
