@@ -144,15 +144,10 @@ def _hand_labelled_photo(name: str, folder: Path) -> Path:
     return path
 
 
-def _box_iou(a, b) -> float:
-    width = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - width * height
-    return width * height / union
-
-
 @pytest.mark.parametrize("name", sorted(HAND_LABELLED))
 def test_the_default_detector_finds_everyday_objects_from_the_cli(zoo_server, name, tmp_path):
+    from toolchain.zoo._coco import iou
+
     if not (ZOO / "yolo11n_coco").is_dir():
         pytest.skip("yolo11n_coco is not built; build it with `make detector-model`")
     done = subprocess.run([sys.executable, "-m", "clients", "detect", "--server",
@@ -162,7 +157,7 @@ def test_the_default_detector_finds_everyday_objects_from_the_cli(zoo_server, na
     found = [(label, float(score), tuple(int(v) for v in box))
              for label, score, *box in CLI_DETECTION.findall(done.stdout)]
     for label, drawn in HAND_LABELLED[name]:
-        best = max((_box_iou(box, drawn) for found_label, score, box in found
+        best = max((iou(box, drawn) for found_label, score, box in found
                     if found_label.strip() == label and score >= 0.5), default=0.0)
         assert best >= 0.5, f"no {label} with score >= 0.5 near {drawn}: {done.stdout}"
 

@@ -27,6 +27,7 @@ from toolchain.tfjs import read_tfjs, translate
 from toolchain.tfjs.human_models import HumanModelsUnavailable, human_model
 from toolchain.tfjs.reference import TfjsUnavailable, ensure_tfjs, run_tfjs
 from toolchain.zoo import import_centernet, import_nanodet
+from toolchain.zoo._coco import detect, iou
 
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = ROOT / "exported_models"
@@ -62,13 +63,6 @@ def expected(importer=import_centernet) -> dict:
 
 def labels(importer=import_centernet) -> list[str]:
     return (REPOSITORY / importer.NAME / "labels.txt").read_text().splitlines()
-
-
-def iou(a, b) -> float:
-    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_translated_heads_match_tfjs_on_a_photo():
@@ -112,7 +106,8 @@ def test_committed_detector_names_the_objects_in_the_sample_photos(importer):
     names = labels(importer)
     assert len(names) == 80 and names[0] == "person" and "cup" in names
     for photo, info in expected(importer)["images"].items():
-        boxes, scores, classes = importer.detect(detector, sample(photo, importer))
+        boxes, scores, classes = detect(detector, sample(photo, importer), importer.IMAGE,
+                                         importer.SCORE_THRESHOLD)
         assert [names[c] for c in classes] == info["labels"], photo
         for box, want in zip(boxes, info["boxes"]):
             assert iou(box, want) > 0.9, photo

@@ -1,11 +1,18 @@
 """What the COCO detectors of the zoo share: class names, the per-class NMS that ends their
-graphs, and box overlap (for checks written apart from the graphs)."""
+graphs, box overlap (for checks written apart from the graphs), and finding objects in
+photos as the server does (for their samples and cards)."""
 
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
+import numpy as np
+import onnxruntime as ort
+
+from contract.imaging import fit_array
+from contract.metadata import ImageInput
 from toolchain.onnx_builder import GraphBuilder
+from toolchain.zoo._publish import photo_size, write_expected
 
 
 def coco_labels() -> list[str]:
@@ -56,3 +63,32 @@ def suppress(rows: list, threshold: float) -> list:
         if all(k[5] != row[5] or iou(k, row) <= threshold for k in kept):
             kept.append(row)
     return kept
+
+
+def detect(session: ort.InferenceSession, image: np.ndarray, image_input: ImageInput,
+           threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Objects in a photo as the server finds them: boxes in photo pixels, scores, classes."""
+    placed, placement = fit_array(image, image_input)
+    boxes, scores, classes = session.run(["boxes", "scores", "labels"], {"image": placed})
+    keep = scores >= threshold
+    return placement.boxes_to_original(boxes[keep]), scores[keep], classes[keep]
+
+
+def write_samples(session: ort.InferenceSession, samples_dir: Path, *, model: str,
+                  image_input: ImageInput, threshold: float, labels: list[str],
+                  photos: dict[str, tuple[np.ndarray, list[str]]]) -> dict:
+    """expected.json for the sample photos already saved as `samples_dir/<name>.jpg`:
+    `photos` maps each name to its pixels as saved and the labels the detector must find
+    there (an error when it does not)."""
+    expected: dict = {"model": model, "task": "detection", "score_threshold": threshold,
+                      "box_iou_at_least": 0.5, "images": {}}  # fmt: skip
+    for name, (image, wanted) in photos.items():
+        boxes, scores, classes = detect(session, image, image_input, threshold)
+        found = [labels[c] for c in classes]
+        if not set(wanted) <= set(found):
+            raise RuntimeError(f"{name}: expected {wanted}, the model found {found}")
+        expected["images"][f"{name}.jpg"] = {
+            "labels": found, "boxes": [[round(float(v), 1) for v in box] for box in boxes],
+            "scores": [round(float(s), 3) for s in scores], **photo_size(image),
+        }  # fmt: skip
+    return write_expected(samples_dir, expected)

@@ -27,13 +27,12 @@ from toolchain.tfjs import TfjsGraph, human_file, human_model, read_tfjs, run_tf
 from toolchain.tfjs.human_models import PACKAGE, VERSION
 from toolchain.tflite.photos import photo, save_sample
 from toolchain.timing import RunTime, run_time
-from toolchain.zoo._coco import coco_labels, iou, nms_outputs, suppress
+from toolchain.zoo._coco import coco_labels, iou, nms_outputs, suppress, write_samples
 from toolchain.zoo._publish import (
     detection_outputs,
     image_tensor,
     json_text,
     publish,
-    write_expected,
 )
 
 log = logging.getLogger(__name__)
@@ -157,14 +156,6 @@ def verify_detections(
     return rows
 
 
-def detect(session: ort.InferenceSession, image: np.ndarray, threshold: float = SCORE_THRESHOLD):
-    """Objects in a photo as the server finds them: boxes in photo pixels, scores, classes."""
-    placed, placement = fit_array(image, IMAGE)
-    boxes, scores, classes = session.run(["boxes", "scores", "labels"], {"image": placed})
-    keep = scores >= threshold
-    return placement.boxes_to_original(boxes[keep]), scores[keep], classes[keep]
-
-
 def compare_resizing(session: ort.InferenceSession, labels: list[str]) -> list[dict]:
     """Score of each sample's expected object with the server's letterbox against Human's
     stretch (why the served model letterboxes)."""
@@ -181,26 +172,6 @@ def compare_resizing(session: ort.InferenceSession, labels: list[str]) -> list[d
             row[mode] = ", ".join(f"{label} {score:.2f}" for label, score in best.items())
         rows.append(row)
     return rows
-
-
-def write_samples(session: ort.InferenceSession, samples_dir: Path, labels: list[str]) -> dict:
-    """The sample photos (downscaled JPEGs) and expected.json with the objects found."""
-    expected = {"model": NAME, "task": "detection", "score_threshold": SCORE_THRESHOLD,
-                "box_iou_at_least": 0.5, "images": {}}  # fmt: skip
-    for name, wanted in SAMPLES.items():
-        saved = save_sample(photo(name), samples_dir / f"{name}.jpg")
-        boxes, scores, classes = detect(session, saved)
-        found = [labels[c] for c in classes]
-        if not set(wanted) <= set(found):
-            raise RuntimeError(f"{name}: expected {wanted}, the model found {found}")
-        expected["images"][f"{name}.jpg"] = {
-            "labels": found,
-            "boxes": [[round(float(v), 1) for v in box] for box in boxes],
-            "scores": [round(float(s), 3) for s in scores],
-            "width": saved.shape[1],
-            "height": saved.shape[0],
-        }
-    return write_expected(samples_dir, expected)
 
 
 def served_speed(session: ort.InferenceSession) -> RunTime:
@@ -227,7 +198,11 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     session = ort.InferenceSession(model.SerializeToString())
     detection_rows = verify_detections(session, images, decoded, labels)
     resizing_rows = compare_resizing(session, labels)
-    expected = write_samples(session, out_dir / "samples" / NAME, labels)
+    samples_dir = out_dir / "samples" / NAME
+    saved = {name: (save_sample(photo(name), samples_dir / f"{name}.jpg"), wanted)
+             for name, wanted in SAMPLES.items()}  # fmt: skip
+    expected = write_samples(session, samples_dir, model=NAME, image_input=IMAGE,
+                             threshold=SCORE_THRESHOLD, labels=labels, photos=saved)
     timing = served_speed(session)
     card = _card(model, graph, head_rows, detection_rows, resizing_rows, expected, timing)
     folder = publish(

