@@ -8,10 +8,11 @@ from pathlib import Path
 from google.protobuf import text_format
 
 from contract.batching import DEFAULT_MAX_BATCH_SIZE, default_dynamic_batching, is_batched
-from contract.datatypes import config_type_name, datatype_from_config
+from contract.datatypes import config_type_name
 from contract.protocol import model_config_pb2 as mc
 
 from .errors import ModelLoadError
+from .signature import config_datatype
 
 ModelConfig = mc.ModelConfig
 
@@ -104,7 +105,7 @@ def _complete_tensors(model: str, declared, graph: list[GraphTensor], batch: boo
         expected = found.datatype
         if entry.data_type == mc.TYPE_INVALID:
             entry.data_type = mc.DataType.Value(config_type_name(expected))
-        stated = datatype_from_config(mc.DataType.Name(entry.data_type))
+        stated = config_datatype(entry.data_type)
         if stated != expected:
             raise ModelLoadError(
                 f"model '{model}': config says {kind} '{entry.name}' is {stated}, "

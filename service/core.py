@@ -10,14 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from contract.batching import is_batched
-from contract.datatypes import datatype_from_config, datatype_of
-from contract.protocol import model_config_pb2 as mc
+from contract.datatypes import datatype_of
 
 from .errors import InvalidInput, ModelNotFound, ModelNotReady, StriateError
 from .names import check_model_name
 from .repository import READY, UNAVAILABLE, LoadedModel, LoadOverride, ModelRepository
 from .sequence import SequenceFlags
+from .signature import InputRule
 from .tensors import to_client_shapes, to_model_shapes
 
 
@@ -107,26 +106,32 @@ class InferenceCore:
 
     async def infer(self, model_name: str, inputs: dict[str, np.ndarray], *, version: str = "",
                     outputs: list[str] | None = None, timeout_s: float | None = None,
-                    priority: int = 0,
-                    sequence: SequenceFlags | None = None) -> dict[str, np.ndarray]:
+                    priority: int = 0, sequence: SequenceFlags | None = None,
+                    model: LoadedModel | None = None) -> dict[str, np.ndarray]:
         """Validate, queue and run one request; returns the requested outputs by name.
 
         A sequence model's requests (`sequence` set) go through its sequence batcher first.
+        A transport that looked the model up and checked the inputs' declared datatypes and
+        shapes against it (check_input_specs) passes that `model`, and they are not checked
+        again.
         """
         start = time.perf_counter_ns()
-        model = self.model(model_name, version)
+        checked = model is not None
+        model = model or self.model(model_name, version)
         deadline = time.monotonic() + timeout_s if timeout_s else None
         try:
-            validate_inputs(model, inputs)
+            if not checked:
+                validate_inputs(model, inputs)
             validate_outputs(model, outputs)
-            feed = to_model_shapes(model.config, inputs)
+            feed = to_model_shapes(model.config, inputs) if model.signature.reshapes else inputs
             try:
                 result = await _run(model, feed, outputs, deadline, priority, sequence)
             except ModelNotReady:
                 # a reload swapped this version out between lookup and submit: use the new one
                 model = self.model(model_name, version)
                 result = await _run(model, feed, outputs, deadline, priority, sequence)
-            result = to_client_shapes(model.config, result)
+            if model.signature.reshapes:
+                result = to_client_shapes(model.config, result)
         except StriateError as exc:
             model.stats.request_done(time.perf_counter_ns() - start, exc.reason)
             raise
@@ -163,16 +168,15 @@ def validate_inputs(model: LoadedModel, inputs: dict[str, np.ndarray]) -> None:
 def check_input_specs(model: LoadedModel, specs: dict[str, tuple[str, tuple[int, ...]]]) -> None:
     """validate_inputs on (datatype, shape) per input name: a transport calls it with what a
     request's header declares, before decoding a byte of tensor data."""
-    config = model.config
-    declared = {i.name: i for i in config.input}
-    unknown = set(specs) - set(declared)
-    if unknown:
-        raise InvalidInput(f"model '{model.name}' has no input {sorted(unknown)}; its inputs "
-                           f"are {sorted(declared)}")
-    missing = [n for n, i in declared.items() if n not in specs and not i.optional]
-    if missing:
-        raise InvalidInput(f"model '{model.name}' needs input {missing}, which the request "
-                           "does not carry")
+    declared = model.signature.inputs
+    if not specs.keys() <= declared.keys():
+        raise InvalidInput(f"model '{model.name}' has no input {sorted(specs - declared.keys())}; "
+                           f"its inputs are {sorted(declared)}")
+    if len(specs) < len(declared):
+        missing = [n for n, i in declared.items() if n not in specs and not i.optional]
+        if missing:
+            raise InvalidInput(f"model '{model.name}' needs input {missing}, which the request "
+                               "does not carry")
     checked = [_check_input(model, declared[name], actual, shape)
                for name, (actual, shape) in specs.items()]
     batch_sizes = {size for size in checked if size is not None}
@@ -181,30 +185,28 @@ def check_input_specs(model: LoadedModel, specs: dict[str, tuple[str, tuple[int,
                            f"{sorted(batch_sizes)}")
 
 
-def _check_input(model: LoadedModel, spec: mc.ModelInput, actual: str,
+def _check_input(model: LoadedModel, rule: InputRule, actual: str,
                  full_shape: tuple[int, ...]) -> int | None:
     """Check one input's datatype and shape; returns its batch size (None: not batched)."""
-    name, max_batch = spec.name, model.config.max_batch_size
-    batched = is_batched(model.config)
-    expected = datatype_from_config(mc.DataType.Name(spec.data_type))
-    if actual != expected:
-        raise InvalidInput(f"input '{name}' of model '{model.name}' must be {expected}, "
+    name, signature = rule.name, model.signature
+    if actual != rule.datatype:
+        raise InvalidInput(f"input '{name}' of model '{model.name}' must be {rule.datatype}, "
                            f"got {actual}")
-    dims = tuple(spec.dims)
+    dims = rule.dims
     batch, shape = None, full_shape
-    if batched:
+    if signature.batched:
         if not shape:
             raise InvalidInput(f"input '{name}' needs a batch dimension first: shape "
                                f"[batch, {', '.join(map(str, dims))}]")
         batch, shape = shape[0], shape[1:]
-        if not 1 <= batch <= max_batch:
+        if not 1 <= batch <= signature.max_batch_size:
             raise InvalidInput(f"input '{name}' has batch size {batch}; model "
-                               f"'{model.name}' takes 1 to {max_batch}")
+                               f"'{model.name}' takes 1 to {signature.max_batch_size}")
     if not _shape_matches(shape, dims):
-        shown = ([-1] if batched else []) + list(dims)
+        shown = ([-1] if signature.batched else []) + list(dims)
         raise InvalidInput(f"input '{name}' of model '{model.name}' has shape "
                            f"{list(full_shape)}, expected {shown} (-1: any size)")
-    if not name.startswith(CACHE_INPUT_PREFIX):
+    if -1 in dims and not name.startswith(CACHE_INPUT_PREFIX):
         _refuse_empty_free_dims(model.name, name, full_shape, dims)
     return batch
 
@@ -213,7 +215,7 @@ def validate_outputs(model: LoadedModel, outputs: list[str] | None) -> None:
     """Check requested output names against the model's config; InvalidInput if unknown."""
     if not outputs:
         return
-    known = {o.name for o in model.config.output}
+    known = model.signature.output_datatypes.keys()
     repeated = sorted({n for n in outputs if outputs.count(n) > 1})
     if repeated:
         raise InvalidInput(f"output {repeated} is requested more than once; name each "

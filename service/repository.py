@@ -23,6 +23,7 @@ from .runtime import OnnxRuntime, RuntimeOptions
 from .scheduler import BatchingPolicy, Scheduler
 from .sequence import SequenceBatcher, check_sequence_config
 from .settings import Settings
+from .signature import Signature, signature_of
 from .stats import Metrics, ModelStats
 from .warmup import warmup_feeds
 from .worker import WorkerRuntime
@@ -56,6 +57,10 @@ class LoadedModel:
     scheduler: Scheduler
     stats: ModelStats
     sequencer: SequenceBatcher | None = None
+    signature: Signature = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signature = signature_of(self.config)
 
 
 @dataclass

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from contract.batching import is_batched
-from contract.datatypes import NUMPY_BY_DATATYPE, datatype_from_config
+from contract.datatypes import NUMPY_BY_DATATYPE
 from contract.protocol import model_config_pb2 as mc
 
 from .errors import InvalidInput, ModelLoadError
+from .signature import config_datatype
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ class SequenceBatcher:
         tensors = {}
         for name, control in self.controls:
             if control.kind == Control.CONTROL_SEQUENCE_CORRID:
-                datatype = datatype_from_config(mc.DataType.Name(control.data_type))
+                datatype = config_datatype(control.data_type)
                 value = flags.correlation_id
                 if datatype == "BYTES":
                     tensors[name] = np.full(shape, str(value).encode(), dtype=object)
@@ -183,7 +184,7 @@ class SequenceBatcher:
             if previous is not None and (not self.batched or previous.shape[0] == batch):
                 tensors[state.input_name] = previous
                 continue
-            dtype = NUMPY_BY_DATATYPE[datatype_from_config(mc.DataType.Name(state.data_type))]
+            dtype = NUMPY_BY_DATATYPE[config_datatype(state.data_type)]
             dims = [d if d > 0 else 1 for d in state.dims]
             tensors[state.input_name] = np.zeros(([batch] if self.batched else []) + dims,
                                                  dtype=dtype)

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from contract.batching import is_batched
-from contract.datatypes import NUMPY_BY_DATATYPE, datatype_from_config
+from contract.datatypes import NUMPY_BY_DATATYPE
 from contract.protocol import model_config_pb2 as mc
 
 from .errors import ModelLoadError
+from .signature import config_datatype
 from .tensors import to_model_shapes
 
 
@@ -24,7 +25,7 @@ def warmup_feeds(config: mc.ModelConfig,
         batch = [max(1, sample.batch_size)] if is_batched(config) else []
         feed = {}
         for name, spec in sample.inputs.items():
-            datatype = datatype_from_config(mc.DataType.Name(spec.data_type))
+            datatype = config_datatype(spec.data_type)
             shape = batch + list(spec.dims)
             feed[name] = _sample_data(config.name, sample.name, name, datatype, shape, spec,
                                       directory, rng)

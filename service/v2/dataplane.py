@@ -25,10 +25,9 @@ import numpy as np
 from google.protobuf import json_format
 
 from contract.batching import is_batched
-from contract.datatypes import NUMPY_BY_DATATYPE, datatype_from_config, deserialize_bytes
+from contract.datatypes import NUMPY_BY_DATATYPE, deserialize_bytes
 from contract.datatypes import serialize_bytes as _serialize_bytes
 from contract.protocol import grpc_service_pb2 as pb
-from contract.protocol import model_config_pb2 as mc
 
 from .. import __version__
 from ..config import ModelConfig
@@ -44,6 +43,7 @@ from ..names import check_model_name
 from ..repository import LoadedModel, LoadOverride
 from ..sequence import SequenceFlags
 from ..shm import SharedMemoryRegistry, ShmRef, cuda_unavailable
+from ..signature import Signature, config_datatype
 
 log = logging.getLogger(__name__)
 
@@ -228,10 +228,6 @@ def _whole_number(params: dict, key: str) -> int:
     return value
 
 
-def _datatype(type_enum: int) -> str:
-    return datatype_from_config(mc.DataType.Name(type_enum))
-
-
 class DataPlane:
     """Every v2 operation, transport-free."""
 
@@ -261,7 +257,7 @@ class DataPlane:
 
         def tensors(specs):
             return [pb.ModelMetadataResponse.TensorMetadata(
-                name=t.name, datatype=_datatype(t.data_type),
+                name=t.name, datatype=config_datatype(t.data_type),
                 shape=([-1] if batched else []) + list(t.dims)) for t in specs]
 
         return pb.ModelMetadataResponse(
@@ -396,31 +392,31 @@ class DataPlane:
             inputs = await asyncio.to_thread(decode_inputs, request.inputs, self.shm)
         else:
             inputs = decode_inputs(request.inputs, self.shm)
-        timeout_s = _queue_timeout(model.config, request.timeout_s)
+        timeout_s = _queue_timeout(model.signature, request.timeout_s)
         if time_left is not None:
             timeout_s = min(timeout_s or time_left, time_left)
         wanted = [o.name for o in request.outputs] or None
         arrays = await self.core.infer(model.name, inputs, version=model.version,
                                        outputs=wanted, timeout_s=timeout_s,
-                                       priority=request.priority, sequence=request.sequence)
+                                       priority=request.priority, sequence=request.sequence,
+                                       model=model)
         return InferResult(model.name, model.version, request.id,
                            self._outputs(model, request.outputs, arrays))
 
     def _outputs(self, model: LoadedModel, requested: list[RequestedOutput],
                  arrays: dict[str, np.ndarray]) -> list[OutputTensor]:
         by_name = {o.name: o for o in requested}
-        datatypes = {o.name: _datatype(o.data_type) for o in model.config.output}
-        labels = {o.name: o.label_filename for o in model.config.output}
+        signature = model.signature
         results = []
         for name, array in arrays.items():
-            spec = by_name.get(name, RequestedOutput(name))
-            datatype = datatypes[name]
-            if spec.class_count:
-                array = classify(array, spec.class_count, is_batched(model.config),
-                                 _labels(model, labels[name]))
+            spec = by_name.get(name)
+            datatype = signature.output_datatypes[name]
+            if spec is not None and spec.class_count:
+                array = classify(array, spec.class_count, signature.batched,
+                                 _labels(model, signature.output_labels[name]))
                 datatype = "BYTES"
             tensor = OutputTensor(name, datatype, list(array.shape), array)
-            if spec.shm is not None:
+            if spec is not None and spec.shm is not None:
                 self.shm.write(spec.shm, tensor_to_bytes(array, datatype))
                 tensor.data, tensor.shm = None, spec.shm
             results.append(tensor)
@@ -453,13 +449,11 @@ def elementwise_count(inputs: list[InputTensor]) -> int:
                if tensor.datatype == "BYTES" or (tensor.shm is None and tensor.raw is None))
 
 
-def _queue_timeout(config: ModelConfig, requested: float | None) -> float | None:
+def _queue_timeout(signature: Signature, requested: float | None) -> float | None:
     """The request's timeout, or the config's default_queue_policy.default_timeout_microseconds
     when the request names none or may not override it."""
-    policy = config.dynamic_batching.default_queue_policy
-    if policy.default_timeout_microseconds and (requested is None
-                                                or not policy.allow_timeout_override):
-        return policy.default_timeout_microseconds / 1e6
+    if signature.default_timeout_s and (requested is None or not signature.timeout_overridable):
+        return signature.default_timeout_s
     return requested
 
 
