@@ -13,7 +13,7 @@ When a batch forms:
   never past max_queue_delay after the oldest request was queued: the delay is an upper bound.
 
 A batch of one reaches the model with the caller's own arrays (no copy); a larger batch costs
-one concatenation per input.
+one concatenation per input, done in the executor thread rather than on the event loop.
 """
 
 from __future__ import annotations
@@ -192,16 +192,11 @@ class Scheduler:
 
     async def _run(self, batch: list[_Request]) -> None:
         start = time.perf_counter_ns()
-        if self.batched and len(batch) > 1:
-            inputs = {name: np.concatenate([r.inputs[name] for r in batch])
-                      for name in batch[0].inputs}
-        else:
-            inputs = batch[0].inputs
         wanted = _union_outputs(batch)
-        prepared = time.perf_counter_ns()
         loop = asyncio.get_running_loop()
         try:
-            outputs = await loop.run_in_executor(self._executor, self._infer, inputs, wanted)
+            prepared, outputs = await loop.run_in_executor(
+                self._executor, self._join_and_infer, [r.inputs for r in batch], wanted)
         except Exception as exc:
             if len(batch) > 1 and not isinstance(exc, WorkerCrashed):
                 await self._run_one_by_one(batch, exc)
@@ -215,6 +210,18 @@ class Scheduler:
         size = sum(r.size for r in batch)
         self.stats.executed(size, len(batch), prepared - start, computed - prepared,
                             done - computed)
+
+    def _join_and_infer(self, parts: list[dict[str, np.ndarray]], wanted: list[str] | None,
+                        ) -> tuple[int, dict[str, np.ndarray]]:
+        """In the executor: one concatenation per input (none for a batch of one), then the
+        model. Copying a large batch here keeps it off the event loop. Returns when the inputs
+        were ready, and the outputs."""
+        if len(parts) > 1:
+            inputs = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        else:
+            inputs = parts[0]
+        prepared = time.perf_counter_ns()
+        return prepared, self._infer(inputs, wanted)
 
     async def _run_one_by_one(self, batch: list[_Request], batch_error: Exception) -> None:
         """A batch failed: run its members alone, so only the request at fault fails."""

@@ -27,7 +27,9 @@ CONTENTS_FIELD = {
 
 def parameters(params) -> dict:
     """A map<string, InferParameter> as plain Python values."""
-    values = {}
+    values: dict = {}
+    if not params:  # the usual case, and cheaper to ask than to iterate
+        return values
     for key, param in params.items():
         choice = param.WhichOneof("parameter_choice")
         values[key] = getattr(param, choice) if choice else None
