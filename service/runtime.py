@@ -42,9 +42,9 @@ class RuntimeOptions:
     """Triton's convention: -1 basic only, 0 all (default), 1 basic and extended."""
     allow_cpu_fallback: bool = False
     """On cuda, allow ONNX Runtime to place nodes without a CUDA kernel on the CPU."""
-    intra_op_spinning: str = "never"
-    """When idle intra-op threads spin for work: never, within-runs (they stop when a run
-    returns) or always (ONNX Runtime's default)."""
+    intra_op_spinning: str = "within-runs"
+    """When idle intra-op threads spin for work: within-runs (they stop when a run returns),
+    never, or always (ONNX Runtime's default)."""
 
 
 def _as_onnx_strings(name: str, array: np.ndarray) -> np.ndarray:

@@ -64,9 +64,11 @@ class Settings:
     max_message_mb: int = setting(256, "largest gRPC message, MiB, both ways")
     intra_op_threads: int = setting(0, "ONNX Runtime threads per execution; 0 = one per core")
     intra_op_spinning: str = setting(
-        "never", "when ONNX Runtime's idle threads spin for work instead of sleeping: never "
-        "(they leave the cores to the event loop and gRPC), within-runs (they stop when an "
-        "execution returns), always (ONNX Runtime's own default); see README, Performance",
+        "within-runs", "when ONNX Runtime's idle threads spin for work instead of sleeping: "
+        "within-runs (during an execution, which keeps small models fast; they stop when it "
+        "returns, leaving the cores to the event loop and gRPC between requests), never "
+        "(for oversubscribed hosts), always (ONNX Runtime's own default: they also spin "
+        "between requests, which burns CPU); see README, Performance",
         choices=("never", "within-runs", "always"))
     model_isolation: str = setting(
         "none", "process: every model version runs in its own worker process, so a native "
