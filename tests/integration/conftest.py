@@ -41,7 +41,9 @@ def build_repository(root: Path) -> Path:
     # ~0.25 s a batch of 4 on a quiet 2-core machine: long enough to queue behind, whatever
     # the load (the default depth ran in 26 ms there, shorter than the expiry test's deadline)
     models.save(models.slow_model(depth=240), root, "slow", config=SLOW)
-    models.save(models.slow_model(rows=1, depth=96), root, "slow_serial", config=SERIAL)
+    # ~18 ms a request with ONNX Runtime's threads spinning within runs (rows=1 ran in 3 ms,
+    # too short for a stream's 30 requests to be seen queued behind one another)
+    models.save(models.slow_model(rows=16, depth=96), root, "slow_serial", config=SERIAL)
     models.save(models.reshape_model(), root, "reshape")
     for version in (1, 2, 3):
         models.save(models.scale_model(factor=float(version)), root, "versioned",

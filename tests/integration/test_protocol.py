@@ -193,7 +193,7 @@ def test_a_client_leaving_mid_stream_cancels_its_queued_requests(server, client)
     import threading
 
     sent, release = 30, threading.Event()
-    x = np.ones((1, 1, 1024), np.float32)
+    x = np.ones((1, 16, 1024), np.float32)
 
     def requests():
         for index in range(sent):
