@@ -110,13 +110,14 @@ def mlserver(python: str, onnx_path: Path, model: str, max_batch: int) -> Iterat
             yield url
 
 
-def measure(drivers: dict[str, Callable[[float, float], object]], scenario: str,
-            slices: int, duration: float, warmup: float) -> dict[str, Result]:
+def measure(drivers: dict[str, Callable[[float, float], object]], slices: int,
+            duration: float, warmup: float) -> dict[str, Result]:
     """Every system in turn, slice by slice, on one scenario."""
     samples: dict[str, list] = {name: [] for name in drivers}
     for index in range(slices):
         for name, drive in drivers.items():
-            samples[name].append(drive(duration / slices, warmup if index == 0 else 0.3))
+            samples[name].append(drive(duration / slices,
+                                       warmup if index == 0 else load.SLICE_WARMUP_S))
     return {name: load.merged(name, taken) for name, taken in samples.items()}
 
 
@@ -133,7 +134,7 @@ def run_once(urls: dict[str, str], session, model: str, metadata, args) -> dict:
             drivers[name] = (lambda length, warm, url=url, inputs=inputs, clients=clients:
                              asyncio.run(load.drive_server(url, model, inputs, clients, length,
                                                       warm)))
-        results[scenario] = measure(drivers, scenario, args.slices, args.duration, args.warmup)
+        results[scenario] = measure(drivers, args.slices, args.duration, args.warmup)
         log.info("%s %s", scenario, ", ".join(f"{name} {r.throughput:.0f}/s"
                                                for name, r in results[scenario].items()))
     return results
