@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 from contract.protocol import striate_tasks_pb2 as pb
 from contract.wer import word_error_rate
@@ -50,8 +52,6 @@ def browser(zoo_server, tmp_path_factory):
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed; 'make system-packages' installs it "
                     "(as root)")
-    from playwright.sync_api import sync_playwright
-
     media = tmp_path_factory.mktemp("fake_devices")
     video = write_y4m(CAMERA_PHOTOS, media / "camera.y4m")
     audio = sample_path(*MIC_SAMPLE)
@@ -451,11 +451,18 @@ def test_the_webcam_feeds_live_overlays(session, zoo_server, kind):
     session.page.wait_for_function(
         "Number(document.getElementById('output').dataset.frames || 0) >= 5", timeout=60_000)
     assert re.fullmatch(r"[\d.]+ frames/s", session.page.inner_text("#fps"))
-    session.page.wait_for_function(  # frames between the two photos may show nothing
-        f"document.querySelectorAll({json.dumps(LIVE[kind])}).length > 0", timeout=60_000)
-    shown = session.page.locator(LIVE[kind]).all_inner_texts()
-    labels = {re.sub(r" [\d.]+%.*$", "", entry) for entry in shown}
-    assert labels & found, f"{labels} shown; the model finds {found} in the photos"
+    # Each frame redraws the list and frames between the two photos may show nothing, so the
+    # labels are read and matched in one step inside the page, and what was shown last is kept.
+    shows_a_found_label = f"""found => {{
+        window.liveLabels = [...document.querySelectorAll({json.dumps(LIVE[kind])})]
+            .map(entry => entry.innerText.replace(/ [\\d.]+%.*$/s, ''));
+        return window.liveLabels.some(label => found.includes(label));
+    }}"""
+    try:
+        session.page.wait_for_function(shows_a_found_label, arg=sorted(found), timeout=60_000)
+    except PlaywrightTimeout:
+        shown = session.page.evaluate("window.liveLabels")
+        pytest.fail(f"{shown} shown last; the model finds {found} in the photos")
     session.page.click("#camera")
     assert session.page.get_attribute("#camera", "aria-pressed") == "false"
 
