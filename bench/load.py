@@ -118,19 +118,24 @@ def make_inputs(metadata, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
     return arrays
 
 
+def infer_inputs(inputs: dict[str, np.ndarray]) -> list[triton_aio.InferInput]:
+    """The arrays as tritonclient's request tensors, raw (no shared memory)."""
+    tensors = []
+    for input_name, array in inputs.items():
+        tensor = triton_aio.InferInput(input_name, list(array.shape),
+                                       np_to_triton_dtype(array.dtype))
+        tensor.set_data_from_numpy(array)
+        tensors.append(tensor)
+    return tensors
+
+
 async def drive_server(url: str, model: str, inputs: dict[str, np.ndarray],
                        concurrency: int, duration: float, warmup: float) -> Sample:
     latencies: list[float] = []
     items = 0
     batch = next(iter(inputs.values())).shape[0]
+    tensors = infer_inputs(inputs)
     async with triton_aio.InferenceServerClient(url) as client:
-        tensors = []
-        for input_name, array in inputs.items():
-            tensor = triton_aio.InferInput(input_name, list(array.shape),
-                                           np_to_triton_dtype(array.dtype))
-            tensor.set_data_from_numpy(array)
-            tensors.append(tensor)
-
         async def worker(until: float, record: bool):
             nonlocal items
             while time.perf_counter() < until:
