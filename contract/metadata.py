@@ -69,9 +69,10 @@ class RuntimeParameters:
 
     title: ClassVar[str] = "every model: the runtime"
     intra_op_thread_count: int | None = param(
-        None, "threads inside one operator; empty: the server's --intra-op-threads", minimum=0)
-    inter_op_thread_count: int = param(0, "threads across operators (0: ONNX Runtime's choice)",
-                                       minimum=0)
+        None, "threads inside one operator; empty: the server's --intra-op-threads (with "
+        "--thread-pool shared the model is refused if set)", minimum=0)
+    inter_op_thread_count: int = param(0, "threads across operators (0: ONNX Runtime's choice; "
+                                       "with --thread-pool shared, refused unless 0)", minimum=0)
     allow_cpu_fallback: bool = param(False, "on --device cuda, run on the CPU when CUDA cannot "
                                             "take the model (else the load fails)")
 

@@ -272,6 +272,15 @@ class ModelRepository:
         cuda_options: dict[str, str] = {}
         for accelerator in accelerators.gpu_execution_accelerator:
             cuda_options.update(accelerator.parameters)
+        shared_pool = self.settings.thread_pool == "shared"
+        if shared_pool and (runtime.intra_op_thread_count is not None
+                            or runtime.inter_op_thread_count):
+            # ONNX Runtime refuses sessions with pools of their own once the shared one exists
+            raise ModelLoadError(
+                f"model '{config.name}' sets intra_op_thread_count or inter_op_thread_count, "
+                "but with --thread-pool shared every model runs on the one shared pool "
+                "(sized by --intra-op-threads); remove the parameters or use --thread-pool "
+                "per-model")
         return RuntimeOptions(
             device=self.settings.device,
             intra_op_threads=(self.settings.intra_op_threads
@@ -282,6 +291,7 @@ class ModelRepository:
             graph_optimization_level=config.optimization.graph.level,
             allow_cpu_fallback=runtime.allow_cpu_fallback,
             intra_op_spinning=self.settings.intra_op_spinning,
+            shared_thread_pool=shared_pool,
         )
 
 

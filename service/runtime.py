@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from onnxruntime.capi import _pybind_state as ort_capi
 
 from contract.datatypes import DATATYPE_BY_ONNX, NUMPY_BY_DATATYPE
 
@@ -44,7 +46,10 @@ class RuntimeOptions:
     """On cuda, allow ONNX Runtime to place nodes without a CUDA kernel on the CPU."""
     intra_op_spinning: str = "within-runs"
     """When idle intra-op threads spin for work: within-runs (they stop when a run returns),
-    never, or always (ONNX Runtime's default)."""
+    never, or always (ONNX Runtime's default). Only for a session's own pool."""
+    shared_thread_pool: bool = False
+    """Run on the process's one intra-op pool (intra_op_threads sizes it) instead of the
+    session's own; ONNX Runtime's shared pool spins as `always` does."""
 
 
 def _as_onnx_strings(name: str, array: np.ndarray) -> np.ndarray:
@@ -77,6 +82,28 @@ def _ort_reason(exc: Exception) -> str:
     text = text.split(marker, 1)[1] if marker in text else text.split(" : ")[-1]
     # "<source file>:<line> <function> <condition> was false. <the sentence>"
     return text.split(" was false. ", 1)[-1][:300]
+
+
+_shared_pool_lock = threading.Lock()
+_shared_pool_threads: int | None = None
+
+
+def join_shared_thread_pool(threads: int) -> None:
+    """Size the process's one ONNX Runtime intra-op pool on the first call (0: one thread per
+    core); ONNX Runtime cannot resize it afterwards, so a later call must ask the same size."""
+    global _shared_pool_threads
+    with _shared_pool_lock:
+        if _shared_pool_threads is None:
+            # one inter-op thread: the caller's own (sessions run their nodes in sequence)
+            ort_capi.set_global_thread_pool_sizes(threads, 1)
+            _shared_pool_threads = threads
+            log.info("models on the CPU share one ONNX Runtime thread pool (%s)",
+                     f"{threads} threads" if threads else "one thread per core")
+        elif threads != _shared_pool_threads:
+            raise ModelLoadError(
+                f"the shared thread pool was made with {_shared_pool_threads} intra-op threads "
+                f"and ONNX Runtime cannot resize it; a model asking for {threads} needs its "
+                "own pool (--thread-pool per-model)")
 
 
 def _graph_tensors(args) -> list[GraphTensor]:
@@ -136,7 +163,8 @@ class OnnxRuntime:
             )
         self.inputs = _graph_tensors(self.session.get_inputs())
         self.outputs = _graph_tensors(self.session.get_outputs())
-        log.info("loaded %s on %s", self.path, self.session.get_providers()[0])
+        log.info("loaded %s on %s (%s)", self.path, self.session.get_providers()[0],
+                 "shared thread pool" if self.options.shared_thread_pool else "own thread pool")
 
     def _providers(self) -> list:
         if not self.on_cuda:
@@ -151,20 +179,27 @@ class OnnxRuntime:
 
     def _session_options(self) -> ort.SessionOptions:
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.options.intra_op_threads
-        options.inter_op_num_threads = self.options.inter_op_threads
+        self._set_threads(options)
         options.graph_optimization_level = {
             -1: ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
             1: ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         }.get(self.options.graph_optimization_level, ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
         if self.on_cuda and not self.options.allow_cpu_fallback:
             options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        return options
+
+    def _set_threads(self, options: ort.SessionOptions) -> None:
+        if self.options.shared_thread_pool:
+            join_shared_thread_pool(self.options.intra_op_threads)
+            options.use_per_session_threads = False
+            return
+        options.intra_op_num_threads = self.options.intra_op_threads
+        options.inter_op_num_threads = self.options.inter_op_threads
         spinning = self.options.intra_op_spinning
         options.add_session_config_entry("session.intra_op.allow_spinning",
                                          "0" if spinning == "never" else "1")
         options.add_session_config_entry("session.force_spinning_stop",
                                          "1" if spinning == "within-runs" else "0")
-        return options
 
     def infer(self, inputs: dict[str, np.ndarray],
               output_names: list[str] | None = None) -> dict[str, np.ndarray]:

@@ -99,6 +99,7 @@ class Server:
         return server
 
     async def start(self) -> None:
+        check_thread_pool(self.settings)
         if self.settings.device == "cuda":
             check_cuda_provider()
         address = f"{self.settings.host}:{self.settings.grpc_port}"
@@ -204,6 +205,15 @@ def _tls_files(settings: Settings) -> TlsFiles | None:
         if path is not None and not path.is_file():
             raise SystemExit(f"TLS file {path} does not exist")
     return TlsFiles(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+
+
+def check_thread_pool(settings: Settings) -> None:
+    """Exit at startup when --thread-pool shared could not do what it says."""
+    if settings.thread_pool == "shared" and (settings.device != "cpu"
+                                             or settings.model_isolation != "none"):
+        raise SystemExit("--thread-pool shared is for models run on the CPU in the server "
+                         "process: use it with --device cpu and --model-isolation none, or "
+                         "drop it")
 
 
 def check_cuda_provider() -> None:

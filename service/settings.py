@@ -70,6 +70,13 @@ class Settings:
         "(for oversubscribed hosts), always (ONNX Runtime's own default: they also spin "
         "between requests, which burns CPU); see README, Performance",
         choices=("never", "within-runs", "always"))
+    thread_pool: str = setting(
+        "per-model", "ONNX Runtime's intra-op threads: per-model (each model's own pool, "
+        "spinning as --intra-op-spinning says) or shared (one pool of --intra-op-threads for "
+        "every model, so models busy at once do not oversubscribe the cores; it spins between "
+        "requests like always; needs --device cpu and --model-isolation none, and refuses "
+        "models whose config sets thread counts); see README, Performance",
+        choices=("per-model", "shared"))
     model_isolation: str = setting(
         "none", "process: every model version runs in its own worker process, so a native "
         "crash fails only that model's in-flight requests (UNAVAILABLE) and the worker "
