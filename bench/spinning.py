@@ -1,9 +1,11 @@
-"""The spinning modes side by side: one client, every model at once, and CPU at a steady rate.
+"""ONNX Runtime's thread modes side by side: one client, every model at once, steady-rate CPU.
 
     python bench/spinning.py --model-repository /tmp/bench \
         --model mobilenet_v3_small resnet18 --rounds 4
 
-One Striate server per `--intra-op-spinning` mode, all on the same repository and up at once.
+One Striate server per mode, all on the same repository and up at once: a mode is an
+`--intra-op-spinning` choice (each model with its own thread pool), or `shared-pool`
+(`--thread-pool shared`: one pool for every model, spinning as ONNX Runtime's shared pool does).
 Each round drives every mode in turn (the order flips every round, so that load drifting on
 the machine hits the modes alike) through three measurements:
 - alone: each model by itself, one client sending batch-1 requests (the lone-client latency
@@ -38,7 +40,15 @@ from service.launch import running_server  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 log = logging.getLogger("bench.spinning")
-MODES = next(f for f in fields(Settings) if f.name == "intra_op_spinning").metadata["choices"]
+SPINNING = next(f for f in fields(Settings) if f.name == "intra_op_spinning").metadata["choices"]
+MODES = (*SPINNING, "shared-pool")
+
+
+def server_args(mode: str) -> list[str]:
+    """The server flags of one mode."""
+    if mode == "shared-pool":
+        return ["--thread-pool", "shared"]
+    return ["--intra-op-spinning", mode]
 
 
 async def model_inputs(url: str, models: list[str]) -> dict[str, dict[str, np.ndarray]]:
@@ -89,8 +99,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model-repository", type=Path, required=True)
     parser.add_argument("--model", nargs="+", required=True,
                         help="model names to measure; the first one is paced")
-    parser.add_argument("--modes", default="never,within-runs,always",
-                        help=f"comma-separated spinning modes to compare, of {', '.join(MODES)}")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"comma-separated modes to compare, of {', '.join(MODES)}")
     parser.add_argument("--clients", type=int, default=2,
                         help="closed-loop clients per model when all models run together")
     parser.add_argument("--rate", type=float, default=100.0,
@@ -101,7 +111,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if unknown := set(args.modes) - set(MODES):
-        parser.error(f"unknown spinning mode(s) {', '.join(sorted(unknown))}; "
+        parser.error(f"unknown mode(s) {', '.join(sorted(unknown))}; "
                      f"choose from {', '.join(MODES)}")
     return args
 
@@ -118,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     paced_cpu: dict[str, list[float]] = {}
     with ExitStack() as stack:
         servers = {mode: stack.enter_context(running_server(
-            args.model_repository, "--intra-op-spinning", mode)) for mode in args.modes}
+            args.model_repository, *server_args(mode))) for mode in args.modes}
         inputs = asyncio.run(model_inputs(servers[args.modes[0]].grpc_url, args.model))
         for round_ in range(args.rounds):
             for mode in args.modes if round_ % 2 == 0 else args.modes[::-1]:
