@@ -94,7 +94,8 @@ def join_shared_thread_pool(threads: int) -> None:
     global _shared_pool_threads
     with _shared_pool_lock:
         if _shared_pool_threads is None:
-            # one inter-op thread: the caller's own (sessions run their nodes in sequence)
+            # ONNX Runtime's only Python entry to its process-wide pools. One inter-op thread:
+            # the caller's own (sessions run their nodes in sequence)
             ort_capi.set_global_thread_pool_sizes(threads, 1)
             _shared_pool_threads = threads
             log.info("models on the CPU share one ONNX Runtime thread pool (%s)",
