@@ -27,7 +27,6 @@ import statistics
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import fields
 from pathlib import Path
 
 import load  # bench/load.py: the load generator
@@ -37,10 +36,10 @@ from load import Sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages
 from service.launch import running_server  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from service.settings import setting_spec  # noqa: E402
 
 log = logging.getLogger("bench.spinning")
-SPINNING = next(f for f in fields(Settings) if f.name == "intra_op_spinning").metadata["choices"]
+SPINNING = setting_spec("intra_op_spinning").metadata["choices"]
 MODES = (*SPINNING, "shared-pool")
 
 

@@ -127,6 +127,11 @@ class Settings:
         return self.max_message_mb << 20
 
 
+def setting_spec(name: str) -> Field:
+    """One setting's declaration (default, help, choices in `.metadata`), by field name."""
+    return next(spec for spec in fields(Settings) if spec.name == name)
+
+
 def flag_of(name: str) -> str:
     """The command-line flag of a setting: `max_queue_size` -> `--max-queue-size`."""
     return "--" + name.replace("_", "-")

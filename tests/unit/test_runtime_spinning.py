@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import numpy as np
 import pytest
 
 from service.runtime import OnnxRuntime, RuntimeOptions
-from service.settings import Settings
+from service.settings import setting_spec
 from tests.support.models import save, scale_model
 
-SPINNING = next(f for f in fields(Settings) if f.name == "intra_op_spinning")
+SPINNING = setting_spec("intra_op_spinning")
 # mode -> ONNX Runtime's (allow_spinning, force_spinning_stop)
 EXPECTED = {"never": ("0", "0"), "within-runs": ("1", "1"), "always": ("1", "0")}
 

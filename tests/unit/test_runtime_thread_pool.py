@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from service.runtime import RuntimeOptions
-from service.settings import Settings
+from service.settings import setting_spec
 from tests.support.models import save, scale_model
 from tests.support.server import ROOT
 
-THREAD_POOL = next(f for f in fields(Settings) if f.name == "thread_pool")
+THREAD_POOL = setting_spec("thread_pool")
 FACTORS = (2.0, 3.0, 5.0)
 
 # Loads one model per path with the given options, keeping every session alive, and reports
